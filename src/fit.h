@@ -1,0 +1,26 @@
+/* fit.h - the results of a run. */
+#ifndef RMC_FIT_H
+#define RMC_FIT_H
+
+#include <stdint.h>
+
+#include "rmc.h"
+
+struct rmc_fit {
+    int64_t chains, draws, columns, dim;
+    double *values;       /* [chains][draws][columns]        */
+    double *stats;        /* [chains][draws][RMC_STAT_COUNT] */
+    int64_t *completed;   /* kept draws per chain            */
+    char **names;         /* column names (copied)           */
+    double *step_size;    /* [chains]                        */
+    double *inv_metric;   /* [chains][dim]                   */
+    int64_t gradients;
+    double seconds;
+    int32_t cancelled;
+    char *summary_text;
+};
+
+/* Allocate a fit for a run, or NULL when out of memory. */
+struct rmc_fit *fit_create(const rmc_program *program, const rmc_config *config);
+
+#endif

@@ -1,0 +1,494 @@
+/* model.c - recording the model graph. Validation that needs data waits for binding
+ * (program.c); what can be checked now (names, arity, node ids) is checked here. */
+#include "model.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char *const dist_names[RMC_DIST_COUNT] = {
+    "normal", "half_normal", "cauchy", "half_cauchy", "student_t",
+    "uniform", "exponential", "bernoulli", "bernoulli_logit",
+};
+
+static const int32_t dist_nargs[RMC_DIST_COUNT] = { 2, 1, 2, 1, 3, 2, 1, 1, 1 };
+
+static const char *const dist_args[RMC_DIST_COUNT][3] = {
+    { "mu", "sigma" },     { "sigma" },       { "location", "scale" },
+    { "scale" },           { "nu", "mu", "sigma" },
+    { "lower", "upper" },  { "rate" },        { "p" },
+    { "alpha" },
+};
+
+const char *model_dist_name(int32_t dist)
+{
+    return dist >= 0 && dist < RMC_DIST_COUNT ? dist_names[dist] : "?";
+}
+
+int32_t model_dist_nargs(int32_t dist)
+{
+    return dist >= 0 && dist < RMC_DIST_COUNT ? dist_nargs[dist] : -1;
+}
+
+const char *model_dist_arg(int32_t dist, int32_t k)
+{
+    return dist_args[dist][k];
+}
+
+const char *model_op_name(int32_t op)
+{
+    switch (op) {
+    case RMC_OP_ADD:      return "add";
+    case RMC_OP_SUB:      return "sub";
+    case RMC_OP_MUL:      return "mul";
+    case RMC_OP_DIV:      return "div";
+    case RMC_OP_POW:      return "pow";
+    case RMC_OP_NEG:      return "neg";
+    case RMC_OP_EXP:      return "exp";
+    case RMC_OP_LOG:      return "log";
+    case RMC_OP_LOG1P:    return "log1p";
+    case RMC_OP_SQRT:     return "sqrt";
+    case RMC_OP_SQUARE:   return "square";
+    case RMC_OP_LOGISTIC: return "logistic";
+    case RMC_OP_SUM:      return "sum";
+    case RMC_OP_DOT:      return "dot";
+    }
+    return NULL;
+}
+
+static int is_binary(int32_t op)
+{
+    return (op >= RMC_OP_ADD && op <= RMC_OP_POW) || op == RMC_OP_DOT;
+}
+
+static int is_unary(int32_t op)
+{
+    return (op >= RMC_OP_NEG && op <= RMC_OP_LOGISTIC) || op == RMC_OP_SUM;
+}
+
+void model_describe(const rmc_model *model, rmc_node id, char *buf, size_t cap)
+{
+    const struct node *nd;
+    size_t len;
+
+    if (cap == 0)
+        return;
+    if (id < 0 || id >= model->n_nodes) {
+        snprintf(buf, cap, "?");
+        return;
+    }
+    nd = &model->nodes[id];
+    switch (nd->kind) {
+    case NODE_PARAM:
+        snprintf(buf, cap, "parameter '%s'", nd->name);
+        return;
+    case NODE_DATA:
+        snprintf(buf, cap, "data '%s'", nd->name);
+        return;
+    case NODE_CONST:
+        if (nd->nvalues == 0)
+            snprintf(buf, cap, "%g", nd->values[0]);
+        else
+            snprintf(buf, cap, "constant vector[%lld]", (long long)nd->nvalues);
+        return;
+    case NODE_TILDE:
+        snprintf(buf, cap, "%s statement", model_dist_name(nd->op));
+        return;
+    default:
+        break;
+    }
+
+    /* op(input, input): recursion is bounded by the buffer, which shrinks each level. */
+    snprintf(buf, cap, "%s(", nd->kind == NODE_GATHER ? "gather"
+                              : nd->kind == NODE_MATVEC ? "matvec" : model_op_name(nd->op));
+    for (int32_t k = 0; k < nd->nin; k++) {
+        len = strlen(buf);
+        if (len + 8 >= cap)
+            break;
+        if (k > 0)
+            buf[len++] = ',', buf[len++] = ' ', buf[len] = 0;
+        model_describe(model, nd->in[k], buf + len, cap - len);
+    }
+    len = strlen(buf);
+    if (len + 2 <= cap)
+        buf[len] = ')', buf[len + 1] = 0;
+}
+
+/* Record the first builder error; every later call returns it again. */
+static rmc_status model_error(rmc_model *model, rmc_status status, const char *fmt, ...)
+    RMC_PRINTF(3, 4);
+
+static rmc_status model_error(rmc_model *model, rmc_status status, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(model->error, sizeof model->error, fmt, ap);
+    va_end(ap);
+    model->status = status;
+    return rmc_fail(status, "%s", model->error);
+}
+
+/* The common prologue of builder calls: refuse a NULL model, repeat a sticky error. */
+#define BUILDER_ENTER(model, out)                                                      \
+    do {                                                                               \
+        if (!(model))                                                                  \
+            return rmc_fail(RMC_ERR_ARGUMENT, "%s: model is NULL", __func__);          \
+        if ((out) == NULL)                                                             \
+            return rmc_fail(RMC_ERR_ARGUMENT, "%s: out is NULL", __func__);            \
+        *(out) = RMC_NONE;                                                             \
+        if ((model)->status != RMC_OK)                                                 \
+            return rmc_fail((model)->status, "%s", (model)->error);                    \
+    } while (0)
+
+static rmc_status push_node(rmc_model *model, const struct node *nd, rmc_node *out)
+{
+    if (model->n_nodes == model->cap_nodes) {
+        int32_t cap = model->cap_nodes ? 2 * model->cap_nodes : 64;
+        struct node *grown = realloc(model->nodes, (size_t)cap * sizeof *grown);
+
+        if (!grown || cap < 0)
+            return model_error(model, RMC_ERR_NOMEM, "out of memory growing the model");
+        model->nodes = grown;
+        model->cap_nodes = cap;
+    }
+    model->nodes[model->n_nodes] = *nd;
+    *out = model->n_nodes++;
+    return RMC_OK;
+}
+
+static int valid_node(const rmc_model *model, rmc_node id)
+{
+    return id >= 0 && id < model->n_nodes && model->nodes[id].kind != NODE_TILDE;
+}
+
+static int valid_name(const char *name)
+{
+    if (!name || !*name || strlen(name) > 200)
+        return 0;
+    for (const char *c = name; *c; c++) {
+        if (*c == '[' || *c == ']' || *c == ',' || *c == '"' || (unsigned char)*c < 32)
+            return 0;
+    }
+    return 1;
+}
+
+/* Names of parameters and deterministics share one namespace: both are draw columns. */
+static int name_taken(const rmc_model *model, const char *name)
+{
+    for (int32_t i = 0; i < model->n_nodes; i++) {
+        if (model->nodes[i].kind == NODE_PARAM && strcmp(model->nodes[i].name, name) == 0)
+            return 1;
+    }
+    for (int32_t i = 0; i < model->n_dets; i++) {
+        if (strcmp(model->dets[i].name, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void node_release(struct node *nd)
+{
+    free(nd->name);
+    free(nd->dim_names[0]);
+    free(nd->dim_names[1]);
+    free(nd->values);
+}
+
+/* Fill the shape fields of nd from the caller's declaration. */
+static rmc_status set_shape(rmc_model *model, struct node *nd, const char *what, int32_t ndim,
+                            const int64_t *dims, const char *const *dim_names, int allow_any)
+{
+    if (ndim < 0 || ndim > RMC_MAX_DIMS)
+        return model_error(model, RMC_ERR_ARGUMENT, "%s: ndim must be 0, 1 or 2, got %d",
+                           what, (int)ndim);
+    nd->ndim = ndim;
+    for (int32_t d = 0; d < ndim; d++) {
+        const char *dn = dim_names ? dim_names[d] : NULL;
+
+        if (dn) {
+            if (!valid_name(dn))
+                return model_error(model, RMC_ERR_ARGUMENT, "%s: invalid size name", what);
+            nd->dim_names[d] = rmc_strdup(dn);
+            if (!nd->dim_names[d])
+                return model_error(model, RMC_ERR_NOMEM, "out of memory");
+            nd->dims[d] = 0;
+            continue;
+        }
+        if (!dims)
+            return model_error(model, RMC_ERR_ARGUMENT, "%s: dims is NULL", what);
+        if (dims[d] == -1 && allow_any) {
+            nd->dims[d] = -1;
+            continue;
+        }
+        if (dims[d] < 1 || dims[d] > ((int64_t)1 << 40))
+            return model_error(model, RMC_ERR_SHAPE,
+                               "%s: size %lld of dimension %d must be positive",
+                               what, (long long)dims[d], (int)d + 1);
+        nd->dims[d] = dims[d];
+    }
+    return RMC_OK;
+}
+
+rmc_status rmc_model_create(rmc_model **out)
+{
+    if (!out)
+        return rmc_fail(RMC_ERR_ARGUMENT, "rmc_model_create: out is NULL");
+    *out = rmc_calloc(1, sizeof **out);
+    if (!*out)
+        return rmc_fail(RMC_ERR_NOMEM, "rmc_model_create: out of memory");
+    return RMC_OK;
+}
+
+void rmc_model_free(rmc_model *model)
+{
+    if (!model)
+        return;
+    for (int32_t i = 0; i < model->n_nodes; i++)
+        node_release(&model->nodes[i]);
+    for (int32_t i = 0; i < model->n_dets; i++)
+        free(model->dets[i].name);
+    free(model->nodes);
+    free(model->dets);
+    free(model);
+}
+
+rmc_status rmc_model_status(const rmc_model *model)
+{
+    return model ? model->status : RMC_ERR_ARGUMENT;
+}
+
+const char *rmc_model_error(const rmc_model *model)
+{
+    return model ? model->error : "model is NULL";
+}
+
+rmc_status rmc_param(rmc_model *model, const char *name, int32_t ndim, const int64_t *dims,
+                     const char *const *dim_names, rmc_node lower, rmc_node upper,
+                     rmc_node *out)
+{
+    struct node nd = { .kind = NODE_PARAM, .lower = lower, .upper = upper };
+    rmc_status st;
+
+    BUILDER_ENTER(model, out);
+    if (!valid_name(name))
+        return model_error(model, RMC_ERR_ARGUMENT,
+                           "parameter name must be non-empty, at most 200 characters, "
+                           "without brackets, commas or quotes");
+    if (name_taken(model, name))
+        return model_error(model, RMC_ERR_MODEL, "duplicate parameter name '%s'", name);
+    if ((lower != RMC_NONE && !valid_node(model, lower)) ||
+        (upper != RMC_NONE && !valid_node(model, upper)))
+        return model_error(model, RMC_ERR_ARGUMENT, "parameter '%s': invalid bound node",
+                           name);
+
+    st = set_shape(model, &nd, name, ndim, dims, dim_names, 0);
+    if (st == RMC_OK) {
+        nd.name = rmc_strdup(name);
+        st = nd.name ? push_node(model, &nd, out)
+                     : model_error(model, RMC_ERR_NOMEM, "out of memory");
+    }
+    if (st != RMC_OK)
+        node_release(&nd);
+    return st;
+}
+
+rmc_status rmc_data_field(rmc_model *model, const char *name, rmc_dtype dtype, int32_t ndim,
+                          const int64_t *dims, const char *const *dim_names, rmc_node *out)
+{
+    struct node nd = { .kind = NODE_DATA, .lower = RMC_NONE, .upper = RMC_NONE };
+    rmc_status st;
+
+    BUILDER_ENTER(model, out);
+    if (!valid_name(name))
+        return model_error(model, RMC_ERR_ARGUMENT, "invalid data field name");
+    if (dtype != RMC_REAL && dtype != RMC_INT32 && dtype != RMC_INT64)
+        return model_error(model, RMC_ERR_ARGUMENT, "data '%s': unknown dtype %d", name,
+                           (int)dtype);
+
+    /* The same field may be declared twice (the Python builder does so for each use);
+     * the declarations must then agree. */
+    for (int32_t i = 0; i < model->n_nodes; i++) {
+        const struct node *o = &model->nodes[i];
+
+        if (o->kind == NODE_DATA && strcmp(o->name, name) == 0 &&
+            (o->dtype == RMC_REAL) == (dtype == RMC_REAL) &&
+            o->ndim == ndim && !o->dim_names[0] && !o->dim_names[1] && !dim_names &&
+            (ndim == 0 || (dims && memcmp(o->dims, dims, (size_t)ndim * 8) == 0))) {
+            *out = i;
+            return RMC_OK;
+        }
+    }
+
+    nd.dtype = dtype == RMC_REAL ? RMC_REAL : RMC_INT64;
+    st = set_shape(model, &nd, name, ndim, dims, dim_names, 1);
+    if (st == RMC_OK) {
+        nd.name = rmc_strdup(name);
+        st = nd.name ? push_node(model, &nd, out)
+                     : model_error(model, RMC_ERR_NOMEM, "out of memory");
+    }
+    if (st != RMC_OK)
+        node_release(&nd);
+    return st;
+}
+
+rmc_status rmc_const(rmc_model *model, double value, rmc_node *out)
+{
+    struct node nd = { .kind = NODE_CONST, .lower = RMC_NONE, .upper = RMC_NONE };
+    rmc_status st;
+
+    BUILDER_ENTER(model, out);
+    if (value != value)
+        return model_error(model, RMC_ERR_ARGUMENT, "constant is NaN");
+    nd.values = malloc(sizeof(double));
+    if (!nd.values)
+        return model_error(model, RMC_ERR_NOMEM, "out of memory");
+    nd.values[0] = value;
+    st = push_node(model, &nd, out);
+    if (st != RMC_OK)
+        node_release(&nd);
+    return st;
+}
+
+rmc_status rmc_const_vector(rmc_model *model, const double *values, int64_t n, rmc_node *out)
+{
+    struct node nd = { .kind = NODE_CONST, .lower = RMC_NONE, .upper = RMC_NONE };
+    rmc_status st;
+
+    BUILDER_ENTER(model, out);
+    if (n < 1 || n > ((int64_t)1 << 32) || !values)
+        return model_error(model, RMC_ERR_ARGUMENT,
+                           "constant vector needs 1 or more values, got %lld", (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        if (values[i] != values[i])
+            return model_error(model, RMC_ERR_ARGUMENT, "constant vector: NaN at index %lld",
+                               (long long)i);
+    }
+    nd.values = rmc_calloc((size_t)n, sizeof(double));
+    if (!nd.values)
+        return model_error(model, RMC_ERR_NOMEM, "out of memory");
+    memcpy(nd.values, values, (size_t)n * sizeof(double));
+    nd.nvalues = n;
+    st = push_node(model, &nd, out);
+    if (st != RMC_OK)
+        node_release(&nd);
+    return st;
+}
+
+rmc_status rmc_op2(rmc_model *model, rmc_op op, rmc_node a, rmc_node b, rmc_node *out)
+{
+    struct node nd = { .kind = NODE_OP2, .op = op, .nin = 2, .in = { a, b },
+                       .lower = RMC_NONE, .upper = RMC_NONE };
+
+    BUILDER_ENTER(model, out);
+    if (op == RMC_OP_SUM && b == RMC_NONE)
+        return rmc_op1(model, op, a, out);
+    if (!is_binary(op))
+        return model_error(model, RMC_ERR_ARGUMENT, "rmc_op2: op %d is not binary", (int)op);
+    if (!valid_node(model, a) || !valid_node(model, b))
+        return model_error(model, RMC_ERR_ARGUMENT, "%s: invalid input node",
+                           model_op_name(op));
+    return push_node(model, &nd, out);
+}
+
+rmc_status rmc_op1(rmc_model *model, rmc_op op, rmc_node a, rmc_node *out)
+{
+    struct node nd = { .kind = NODE_OP1, .op = op, .nin = 1, .in = { a },
+                       .lower = RMC_NONE, .upper = RMC_NONE };
+
+    BUILDER_ENTER(model, out);
+    if (!is_unary(op))
+        return model_error(model, RMC_ERR_ARGUMENT, "rmc_op1: op %d is not unary", (int)op);
+    if (!valid_node(model, a))
+        return model_error(model, RMC_ERR_ARGUMENT, "%s: invalid input node",
+                           model_op_name(op));
+    return push_node(model, &nd, out);
+}
+
+rmc_status rmc_gather(rmc_model *model, rmc_node vec, rmc_node index, int32_t base,
+                      rmc_node *out)
+{
+    struct node nd = { .kind = NODE_GATHER, .nin = 2, .in = { vec, index }, .base = base,
+                       .lower = RMC_NONE, .upper = RMC_NONE };
+
+    BUILDER_ENTER(model, out);
+    if (!valid_node(model, vec) || !valid_node(model, index))
+        return model_error(model, RMC_ERR_ARGUMENT, "gather: invalid input node");
+    if (model->nodes[index].kind != NODE_DATA || model->nodes[index].dtype == RMC_REAL)
+        return model_error(model, RMC_ERR_MODEL,
+                           "gather: the index must be an integer data field");
+    if (base != 0 && base != 1)
+        return model_error(model, RMC_ERR_ARGUMENT, "gather: base must be 0 or 1");
+    return push_node(model, &nd, out);
+}
+
+rmc_status rmc_matvec(rmc_model *model, rmc_node matrix, rmc_node vec, rmc_node *out)
+{
+    struct node nd = { .kind = NODE_MATVEC, .nin = 2, .in = { matrix, vec },
+                       .lower = RMC_NONE, .upper = RMC_NONE };
+
+    BUILDER_ENTER(model, out);
+    if (!valid_node(model, matrix) || !valid_node(model, vec))
+        return model_error(model, RMC_ERR_ARGUMENT, "matvec: invalid input node");
+    return push_node(model, &nd, out);
+}
+
+rmc_status rmc_tilde(rmc_model *model, rmc_dist dist, rmc_node value, int32_t nargs,
+                     const rmc_node *args)
+{
+    struct node nd = { .kind = NODE_TILDE, .op = dist, .lower = RMC_NONE,
+                       .upper = RMC_NONE };
+    rmc_node ignored;
+
+    BUILDER_ENTER(model, &ignored);
+    if ((int)dist < 0 || dist >= RMC_DIST_COUNT)
+        return model_error(model, RMC_ERR_ARGUMENT, "unknown distribution %d", (int)dist);
+    if (nargs != dist_nargs[dist])
+        return model_error(model, RMC_ERR_MODEL, "%s takes %d arguments, got %d",
+                           dist_names[dist], (int)dist_nargs[dist], (int)nargs);
+    if (!valid_node(model, value))
+        return model_error(model, RMC_ERR_ARGUMENT, "%s: invalid value node",
+                           dist_names[dist]);
+    nd.in[0] = value;
+    for (int32_t k = 0; k < nargs; k++) {
+        if (!args || !valid_node(model, args[k]))
+            return model_error(model, RMC_ERR_ARGUMENT, "%s: invalid node for argument %s",
+                               dist_names[dist], dist_args[dist][k]);
+        nd.in[k + 1] = args[k];
+    }
+    nd.nin = nargs + 1;
+    return push_node(model, &nd, &ignored);
+}
+
+rmc_status rmc_deterministic(rmc_model *model, const char *name, rmc_node node)
+{
+    rmc_node ignored;
+    char *copy;
+
+    BUILDER_ENTER(model, &ignored);
+    if (!valid_name(name))
+        return model_error(model, RMC_ERR_ARGUMENT, "invalid deterministic name");
+    if (name_taken(model, name))
+        return model_error(model, RMC_ERR_MODEL, "duplicate name '%s'", name);
+    if (!valid_node(model, node))
+        return model_error(model, RMC_ERR_ARGUMENT, "deterministic '%s': invalid node", name);
+    if (model->n_dets == model->cap_dets) {
+        int32_t cap = model->cap_dets ? 2 * model->cap_dets : 8;
+        struct deterministic *grown = realloc(model->dets, (size_t)cap * sizeof *grown);
+
+        if (!grown)
+            return model_error(model, RMC_ERR_NOMEM, "out of memory");
+        model->dets = grown;
+        model->cap_dets = cap;
+    }
+    copy = rmc_strdup(name);
+    if (!copy)
+        return model_error(model, RMC_ERR_NOMEM, "out of memory");
+    model->dets[model->n_dets].name = copy;
+    model->dets[model->n_dets].node = node;
+    model->n_dets++;
+    return RMC_OK;
+}

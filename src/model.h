@@ -1,0 +1,64 @@
+/* model.h - the model graph as the builder records it, and the compiled program. */
+#ifndef RMC_MODEL_H
+#define RMC_MODEL_H
+
+#include <stdint.h>
+
+#include "rmc.h"
+
+enum node_kind {
+    NODE_PARAM,
+    NODE_DATA,
+    NODE_CONST,
+    NODE_OP1,
+    NODE_OP2,
+    NODE_GATHER,
+    NODE_MATVEC,
+    NODE_TILDE,
+};
+
+#define NODE_MAX_IN 4
+
+/* One node as recorded by the builder. Shapes here are declarations: a dimension may
+ * still be a data name or "any" until the model is bound to data. */
+struct node {
+    int32_t kind;               /* enum node_kind                                    */
+    int32_t op;                 /* rmc_op, or rmc_dist for NODE_TILDE                */
+    int32_t nin;
+    rmc_node in[NODE_MAX_IN];
+    char *name;                 /* parameter or data field name                      */
+    int32_t dtype;              /* NODE_DATA: rmc_dtype                              */
+    int32_t ndim;               /* NODE_PARAM, NODE_DATA                             */
+    int64_t dims[RMC_MAX_DIMS]; /* > 0 fixed, -1 from the bound array                */
+    char *dim_names[RMC_MAX_DIMS];
+    rmc_node lower, upper;      /* NODE_PARAM bounds                                 */
+    int32_t base;               /* NODE_GATHER index base                            */
+    double *values;             /* NODE_CONST                                        */
+    int64_t nvalues;            /* NODE_CONST: 0 for a scalar, else vector length    */
+};
+
+struct deterministic {
+    char *name;
+    rmc_node node;
+};
+
+struct rmc_model {
+    struct node *nodes;
+    int32_t n_nodes, cap_nodes;
+    struct deterministic *dets;
+    int32_t n_dets, cap_dets;
+    rmc_status status; /* first builder error, sticky */
+    char error[1024];
+};
+
+/* A short human description of a node for messages: its name, or op(inputs). */
+void model_describe(const rmc_model *model, rmc_node id, char *buf, size_t cap);
+
+const char *model_dist_name(int32_t dist);
+const char *model_op_name(int32_t op);
+
+/* Number of arguments a distribution takes, and the name of argument k. */
+int32_t model_dist_nargs(int32_t dist);
+const char *model_dist_arg(int32_t dist, int32_t k);
+
+#endif

@@ -1,0 +1,294 @@
+/* sample.c - rmc_sample(): checks the settings, runs chains on a pool of threads and
+ * supervises them (progress, cancellation) from the calling thread.
+ *
+ * Threads take whole chains from a shared counter and run each to its end, so a chain's
+ * draws never depend on which thread ran it: with counter-based random numbers the output
+ * is bit-identical for any thread count. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <math.h>
+
+#include "fit.h"
+#include "program.h"
+#include "sampler.h"
+#include "util.h"
+
+struct run {
+    const rmc_program *program;
+    const rmc_config *config;
+    struct rmc_fit *fit;
+    atomic_llong next_chain;
+    atomic_llong iterations;   /* finished iterations over all chains */
+    atomic_llong gradients;
+    atomic_int stop;           /* cancel, or a chain failed           */
+    atomic_int running;        /* worker threads not yet finished     */
+    pthread_mutex_t lock;      /* guards error and done               */
+    pthread_cond_t done;
+    rmc_status error;
+    char message[1024];
+};
+
+void rmc_config_default(rmc_config *c)
+{
+    if (!c)
+        return;
+    memset(c, 0, sizeof *c);
+    c->sampler = RMC_SAMPLER_NUTS;
+    c->backend = RMC_BACKEND_AUTO;
+    c->chains = 4;
+    c->draws = 1000;
+    c->warmup = 1000;
+    c->thin = 1;
+    c->seed = 1;
+    c->threads = 0;
+    c->max_depth = 10;
+    c->target_accept = 0.8;
+    c->step_size = 1.0;
+    c->adapt_metric = 1;
+    c->hmc_steps = 16;
+    c->init_radius = 2.0;
+    c->init = NULL;
+    c->init_tries = 100;
+}
+
+static rmc_status check_config(const rmc_program *p, const rmc_config *c)
+{
+    if (c->sampler != RMC_SAMPLER_NUTS && c->sampler != RMC_SAMPLER_HMC)
+        return rmc_fail(RMC_ERR_ARGUMENT, "sampler: unknown value %d", (int)c->sampler);
+    if (c->backend != RMC_BACKEND_AUTO && c->backend != RMC_BACKEND_CPU)
+        return rmc_fail(RMC_ERR_BACKEND, "backend: %d is not available in this build",
+                        (int)c->backend);
+    if (c->chains < 1 || c->chains > 100000000)
+        return rmc_fail(RMC_ERR_ARGUMENT, "chains must be at least 1, got %lld",
+                        (long long)c->chains);
+    if (c->draws < 1)
+        return rmc_fail(RMC_ERR_ARGUMENT, "draws must be at least 1, got %lld",
+                        (long long)c->draws);
+    if (c->warmup < 0)
+        return rmc_fail(RMC_ERR_ARGUMENT, "warmup must be 0 or more, got %lld",
+                        (long long)c->warmup);
+    if (c->thin < 1)
+        return rmc_fail(RMC_ERR_ARGUMENT, "thin must be at least 1, got %lld",
+                        (long long)c->thin);
+    if (c->threads < 0)
+        return rmc_fail(RMC_ERR_ARGUMENT, "threads must be 0 (one per core) or more, got %d",
+                        (int)c->threads);
+    if (c->max_depth < 1 || c->max_depth > 30)
+        return rmc_fail(RMC_ERR_ARGUMENT, "max_depth must be in 1..30, got %d",
+                        (int)c->max_depth);
+    if (!(c->target_accept > 0.0 && c->target_accept < 1.0))
+        return rmc_fail(RMC_ERR_ARGUMENT, "target_accept must be in (0, 1), got %g",
+                        c->target_accept);
+    if (!(c->step_size > 0.0) || !isfinite(c->step_size))
+        return rmc_fail(RMC_ERR_ARGUMENT, "step_size must be positive, got %g", c->step_size);
+    if (c->hmc_steps < 1)
+        return rmc_fail(RMC_ERR_ARGUMENT, "hmc_steps must be at least 1, got %d",
+                        (int)c->hmc_steps);
+    if (!(c->init_radius >= 0.0) || !isfinite(c->init_radius))
+        return rmc_fail(RMC_ERR_ARGUMENT, "init_radius must be 0 or more, got %g",
+                        c->init_radius);
+    if (c->init_tries < 1)
+        return rmc_fail(RMC_ERR_ARGUMENT, "init_tries must be at least 1, got %d",
+                        (int)c->init_tries);
+    if (c->draws > INT64_MAX / c->thin - c->warmup)
+        return rmc_fail(RMC_ERR_ARGUMENT, "warmup + draws * thin overflows");
+    for (int64_t i = 0; c->init && i < c->chains * p->dim; i++) {
+        if (!isfinite(c->init[i]))
+            return rmc_fail(RMC_ERR_ARGUMENT, "init: value %lld (chain %lld, coordinate %lld)"
+                            " is not finite", (long long)i, (long long)(i / p->dim),
+                            (long long)(i % p->dim));
+    }
+
+    /* Refuse absurd output sizes before allocating anything: 2^36 doubles is 512 GiB. */
+    if (rmc_mul_size(rmc_mul_size(c->chains, c->draws), p->n_columns + RMC_STAT_COUNT) < 0 ||
+        c->chains * c->draws * (p->n_columns + RMC_STAT_COUNT) > ((int64_t)1 << 36))
+        return rmc_fail(RMC_ERR_NOMEM, "%lld chains x %lld draws x %lld columns would need "
+                        "more memory than any machine has", (long long)c->chains,
+                        (long long)c->draws, (long long)p->n_columns);
+    return RMC_OK;
+}
+
+static void run_fail(struct run *r, rmc_status st)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->error == RMC_OK) {
+        r->error = st;
+        strncpy(r->message, rmc_last_error(), sizeof r->message - 1);
+    }
+    pthread_mutex_unlock(&r->lock);
+    atomic_store(&r->stop, 1);
+}
+
+/* Run one chain to its end, or until the run is stopped. */
+static void run_chain(struct run *r, int64_t index, struct workspace *ws)
+{
+    const rmc_program *p = r->program;
+    struct rmc_fit *f = r->fit;
+    struct chain_output out = {
+        .values = f->values + index * f->draws * f->columns,
+        .stats = f->stats + index * f->draws * RMC_STAT_COUNT,
+        .columns = f->columns,
+    };
+    struct chain *c = chain_create(p, r->config, index, ws, out);
+    enum chain_result res;
+    int64_t iteration = 0;
+
+    if (!c) {
+        run_fail(r, rmc_fail(RMC_ERR_NOMEM, "chain %lld: out of memory", (long long)index));
+        return;
+    }
+    for (res = chain_advance(c); res == CHAIN_NEED_EVAL; res = chain_advance(c)) {
+        if (program_eval(p, ws, c->pending.q, &c->pending.lp, c->pending.grad) != 0) {
+            run_fail(r, rmc_fail(RMC_ERR_CALLBACK, "chain %lld: the log density callback "
+                                 "reported failure", (long long)index));
+            break;
+        }
+        if (c->iteration != iteration) {
+            atomic_fetch_add(&r->iterations, c->iteration - iteration);
+            iteration = c->iteration;
+            if (atomic_load_explicit(&r->stop, memory_order_relaxed))
+                break;
+        }
+    }
+    if (res == CHAIN_FAILED)
+        run_fail(r, c->error);
+    atomic_fetch_add(&r->iterations, c->iteration - iteration);
+    atomic_fetch_add(&r->gradients, c->gradients);
+    f->completed[index] = c->kept;
+    f->step_size[index] = c->eps;
+    memcpy(f->inv_metric + index * f->dim, c->inv_metric, (size_t)f->dim * sizeof(double));
+    chain_free(c);
+}
+
+static void *worker(void *arg)
+{
+    struct run *r = arg;
+    struct workspace *ws = workspace_create(r->program);
+    int64_t index;
+
+    if (!ws)
+        run_fail(r, rmc_fail(RMC_ERR_NOMEM, "out of memory for a workspace"));
+    while (ws && !atomic_load(&r->stop) &&
+           (index = atomic_fetch_add(&r->next_chain, 1)) < r->config->chains)
+        run_chain(r, index, ws);
+    workspace_free(ws);
+
+    pthread_mutex_lock(&r->lock);
+    if (atomic_fetch_sub(&r->running, 1) == 1)
+        pthread_cond_signal(&r->done);
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+static int cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n > 0 ? (int)n : 1;
+}
+
+/* Wait for the workers, reporting progress at most every 100 ms and passing on a
+ * cancellation from the flag or the callback. */
+static void supervise(struct run *r)
+{
+    const rmc_config *c = r->config;
+    const int64_t total = c->chains * (c->warmup + c->draws * c->thin);
+
+    pthread_mutex_lock(&r->lock);
+    while (atomic_load(&r->running) > 0) {
+        struct timespec until;
+
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->done, &r->lock, &until);
+        if (atomic_load(&r->running) == 0)
+            break;
+        pthread_mutex_unlock(&r->lock);
+        if ((c->cancel && *c->cancel) ||
+            (c->progress && c->progress(atomic_load(&r->iterations), total, c->progress_user)))
+            atomic_store(&r->stop, 1);
+        pthread_mutex_lock(&r->lock);
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (c->progress && !atomic_load(&r->stop))
+        c->progress(atomic_load(&r->iterations), total, c->progress_user);
+}
+
+rmc_status rmc_sample(const rmc_program *p, const rmc_config *config, rmc_fit **out)
+{
+    struct run r = { .program = p, .config = config };
+    pthread_t *threads;
+    int nthreads, started = 0;
+    double t0 = rmc_now();
+    rmc_status st;
+
+    if (!out)
+        return rmc_fail(RMC_ERR_ARGUMENT, "rmc_sample: out is NULL");
+    *out = NULL;
+    if (!p || !config)
+        return rmc_fail(RMC_ERR_ARGUMENT, "rmc_sample: program and config must be given");
+    st = check_config(p, config);
+    if (st != RMC_OK)
+        return st;
+
+    r.fit = fit_create(p, config);
+    nthreads = config->threads ? config->threads : cores();
+    if (nthreads > config->chains)
+        nthreads = (int)config->chains;
+    threads = rmc_calloc((size_t)nthreads, sizeof *threads);
+    if (!r.fit || !threads) {
+        rmc_fit_free(r.fit);
+        free(threads);
+        return rmc_fail(RMC_ERR_NOMEM, "rmc_sample: out of memory for %lld chains x %lld "
+                        "draws", (long long)config->chains, (long long)config->draws);
+    }
+    pthread_mutex_init(&r.lock, NULL);
+    pthread_cond_init(&r.done, NULL);
+    atomic_init(&r.next_chain, 0);
+    atomic_init(&r.iterations, 0);
+    atomic_init(&r.gradients, 0);
+    atomic_init(&r.stop, 0);
+    atomic_init(&r.running, nthreads);
+
+    for (int i = 0; i < nthreads; i++) {
+        if (pthread_create(&threads[i], NULL, worker, &r) != 0)
+            break;
+        started++;
+    }
+    if (started < nthreads) {
+        /* Fewer threads than asked: those that started still take every chain. */
+        pthread_mutex_lock(&r.lock);
+        atomic_fetch_sub(&r.running, nthreads - started);
+        pthread_mutex_unlock(&r.lock);
+        if (started == 0)
+            run_fail(&r, rmc_fail(RMC_ERR_NOMEM, "rmc_sample: could not start a thread"));
+    }
+    supervise(&r);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    free(threads);
+    pthread_cond_destroy(&r.done);
+    pthread_mutex_destroy(&r.lock);
+
+    r.fit->gradients = atomic_load(&r.gradients);
+    r.fit->seconds = rmc_now() - t0;
+    if (r.error != RMC_OK) {
+        rmc_fit_free(r.fit);
+        return rmc_fail(r.error, "%s", r.message);
+    }
+    *out = r.fit;
+    if (atomic_load(&r.stop)) {
+        r.fit->cancelled = 1;
+        return rmc_fail(RMC_ERR_CANCELLED, "the run was cancelled; the fit holds the draws "
+                        "completed so far");
+    }
+    return RMC_OK;
+}
