@@ -1,6 +1,11 @@
 /* diag.c - convergence diagnostics (Vehtari, Gelman, Simpson, Carpenter, Buerkner 2021,
  * "Rank-normalization, folding, and localization"), with the conventions of ArviZ where the
- * paper leaves a choice open, so that results agree with it to rounding. */
+ * paper leaves a choice open, so that results agree with it to rounding.
+ *
+ * One pass over a quantity sorts its draws once (a radix sort) and derives from that order
+ * the quantiles, the ranks of the split draws and, by a merge, the ranks of the folded
+ * draws. Autocovariances come from FFTs, two sequences per transform, with the power
+ * spectra summed over sequences before a single inverse transform. */
 #include "diag.h"
 
 #include <math.h>
@@ -8,13 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Which diagnostics diagnose() computes, and where it puts them. */
+/* What work_init() prepares and diagnose() computes. */
 enum {
-    WANT_RHAT = 1u << 0,
-    WANT_ESS_BULK = 1u << 1,
-    WANT_ESS_TAIL = 1u << 2,
-    WANT_ESS_MEAN = 1u << 3,
+    WANT_SORT = 1u << 0, /* the sorted draws only, for quantiles */
+    WANT_RHAT = 1u << 1,
+    WANT_ESS_BULK = 1u << 2,
+    WANT_ESS_TAIL = 1u << 3,
+    WANT_ESS_MEAN = 1u << 4,
+    WANT_RANKS = WANT_RHAT | WANT_ESS_BULK,
     WANT_ESS_ANY = WANT_ESS_BULK | WANT_ESS_TAIL | WANT_ESS_MEAN,
+    WANT_SORTED = WANT_SORT | WANT_RANKS | WANT_ESS_TAIL,
+    WANT_ALL = WANT_RHAT | WANT_ESS_ANY,
 };
 
 enum { RES_RHAT, RES_ESS_BULK, RES_ESS_TAIL, RES_ESS_MEAN, RES_COUNT };
@@ -36,21 +45,24 @@ typedef struct rank_item {
 typedef struct fft_state {
     int64_t len;
     double *z;       /* [2 * len] data, transformed in place */
-    double *twiddle; /* [len] = len / 2 values exp(-2 pi i k / len), interleaved */
+    double *twiddle; /* [2 * len] factors of each butterfly stage, see fft_init */
 } fft_state;
 
 /* Everything diagnose() needs, allocated up front so that the computation cannot fail. */
 typedef struct diag_work {
     int64_t chains, n;
-    int64_t m;         /* split sequences: 2 * chains */
-    int64_t h;         /* draws per sequence: n / 2 */
-    int64_t total;     /* m * h */
-    double *seq;       /* [m][h] split draws */
-    double *buf;       /* [m][h] transformed draws: z-scores, folds, indicators */
-    double *seq_mean;  /* [m] */
-    rank_item *items;  /* [total] sort scratch for ranking; NULL if unneeded */
-    double *acov;      /* [h] autocovariance averaged over sequences; NULL if unneeded */
-    double *rho;       /* [h] autocorrelation estimates; NULL if unneeded */
+    int64_t count;    /* chains * n */
+    int64_t m;        /* split sequences: 2 * chains */
+    int64_t h;        /* draws per sequence: n / 2 */
+    int64_t total;    /* m * h */
+    rank_item *items; /* [count] all draws in ascending order, later the folded draws */
+    rank_item *spare; /* [count] sort scratch, later the split draws in ascending order */
+    double *seq;      /* [m][h] split draws */
+    double *buf;      /* [m][h] transformed draws: normal scores, indicators */
+    double *seq_mean; /* [m] */
+    double *power;    /* [fft.len] power spectrum summed over sequences */
+    double *acov;     /* [h] autocovariance averaged over sequences */
+    double *rho;      /* [h] autocorrelation estimates */
     fft_state fft;
 } diag_work;
 
@@ -86,6 +98,15 @@ static double variance_of(const double *x, int64_t n, double mean)
     return sum / (double)(n - 1);
 }
 
+static int all_equal(const double *x, int64_t n)
+{
+    for (int64_t i = 1; i < n; i++) {
+        if (x[i] != x[0])
+            return 0;
+    }
+    return 1;
+}
+
 static uint32_t scan_draws(const double *x, int64_t n)
 {
     uint32_t found = SCAN_CONSTANT;
@@ -100,16 +121,79 @@ static uint32_t scan_draws(const double *x, int64_t n)
     return found;
 }
 
-static int compare_doubles(const void *pa, const void *pb)
+/* ---------------------------------------------------------------- sorting and quantiles */
+
+/* An unsigned key in the order of the doubles (NaN excluded): flip every bit of a negative
+ * number, only the sign bit of a positive one. -0.0 comes just before 0.0, which compare
+ * equal and so still fall into one tie. */
+static uint64_t sort_key(double x)
 {
-    double a = *(const double *)pa, b = *(const double *)pb;
-    return (a > b) - (a < b);
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u >> 63 ? ~u : u | (UINT64_C(1) << 63);
 }
 
-static int compare_items(const void *pa, const void *pb)
+/* Sort items[n] (n >= 1, no NaN) by value with an LSD radix sort, a byte per pass; spare
+ * is scratch of n items. Linear time, and no comparison callback as with qsort: this sort
+ * is most of the cost of a summary. */
+static void sort_items(rank_item *items, rank_item *spare, int64_t n)
 {
-    double a = ((const rank_item *)pa)->value, b = ((const rank_item *)pb)->value;
-    return (a > b) - (a < b);
+    int64_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t key = sort_key(items[i].value);
+        for (int b = 0; b < 8; b++)
+            count[b][(key >> (8 * b)) & 0xff]++;
+    }
+
+    rank_item *src = items, *dst = spare;
+    for (int b = 0; b < 8; b++) {
+        /* A byte that every key shares would leave the order as it is. */
+        if (count[b][(sort_key(src[0].value) >> (8 * b)) & 0xff] == n)
+            continue;
+
+        int64_t offset = 0;
+        for (int v = 0; v < 256; v++) {
+            int64_t c = count[b][v];
+            count[b][v] = offset;
+            offset += c;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            int64_t slot = count[b][(sort_key(src[i].value) >> (8 * b)) & 0xff]++;
+            dst[slot] = src[i];
+        }
+
+        rank_item *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != items)
+        memcpy(items, src, (size_t)n * sizeof *items);
+}
+
+/* Where quantile p in [0, 1] falls among n >= 1 sorted values (R type 7): the lower
+ * neighbour, and in *frac the fraction of the way to the next. */
+static int64_t quantile_position(int64_t n, double p, double *frac)
+{
+    double pos = (double)(n - 1) * p;
+    int64_t lo = (int64_t)floor(pos);
+    if (lo >= n - 1) {
+        *frac = 0.0;
+        return n - 1;
+    }
+    *frac = pos - (double)lo;
+    return lo;
+}
+
+/* Interpolate between sorted neighbours a <= b. Ties must give their value exactly: the
+ * tail ESS compares draws against quantiles with <=, and a result one ulp below a tied
+ * value would flip the indicator of every draw in the tie. Working from the nearer end
+ * also returns each end exactly and avoids inf - inf. */
+static double interpolate(double a, double b, double frac)
+{
+    if (a == b || frac == 0.0)
+        return a;
+    return frac < 0.5 ? a + (b - a) * frac : b - (b - a) * (1.0 - frac);
 }
 
 double diag_quantile(const double *sorted, int64_t n, double p)
@@ -117,19 +201,26 @@ double diag_quantile(const double *sorted, int64_t n, double p)
     if (sorted == NULL || n < 1 || !(p >= 0.0 && p <= 1.0))
         return NAN;
 
-    double pos = (double)(n - 1) * p;
-    int64_t lo = (int64_t)floor(pos);
-    if (lo >= n - 1)
-        return sorted[n - 1];
-    double a = sorted[lo], b = sorted[lo + 1], g = pos - (double)lo;
+    double frac;
+    int64_t lo = quantile_position(n, p, &frac);
+    return lo == n - 1 ? sorted[lo] : interpolate(sorted[lo], sorted[lo + 1], frac);
+}
 
-    /* Ties must give their value exactly: the tail ESS compares draws against quantiles
-     * with <=, and an interpolation one ulp below a tied value would flip the indicator
-     * of every draw in the tie. Interpolating from the nearer end also returns each end
-     * exactly and avoids inf - inf. */
-    if (a == b)
-        return a;
-    return g < 0.5 ? a + (b - a) * g : b - (b - a) * (1.0 - g);
+static double item_quantile(const rank_item *sorted, int64_t n, double p)
+{
+    double frac;
+    int64_t lo = quantile_position(n, p, &frac);
+    return lo == n - 1 ? sorted[lo].value
+                       : interpolate(sorted[lo].value, sorted[lo + 1].value, frac);
+}
+
+/* The median of n >= 1 sorted values as numpy computes it: the mean of the middle two
+ * when n is even. */
+static double item_median(const rank_item *sorted, int64_t n)
+{
+    if (n % 2 != 0)
+        return sorted[n / 2].value;
+    return (sorted[n / 2 - 1].value + sorted[n / 2].value) / 2.0;
 }
 
 /* ---------------------------------------------------------------- inverse normal CDF */
@@ -191,7 +282,12 @@ double diag_normal_quantile(double p)
 /* ---------------------------------------------------------------- FFT autocovariance */
 
 /* Room for the autocovariance of sequences of h draws: zero padding to at least 2h points
- * makes the FFT's circular correlation equal the linear one at lags 0..h-1. */
+ * makes the FFT's circular correlation equal the linear one at lags 0..h-1.
+ *
+ * The stage whose butterflies span 2 half points uses the factors exp(-pi i k / half),
+ * k < half, stored together from complex entry half - 1 on. Contiguous per-stage tables
+ * matter: read with a power-of-two stride from one shared table, the factors all fall
+ * into the same cache sets, which made large transforms several times slower. */
 static int fft_init(fft_state *f, int64_t h)
 {
     int64_t len = 2;
@@ -199,16 +295,26 @@ static int fft_init(fft_state *f, int64_t h)
         len *= 2;
     f->len = len;
     f->z = alloc_array(len, 2 * sizeof(double));
-    f->twiddle = alloc_array(len / 2, 2 * sizeof(double));
+    f->twiddle = alloc_array(len, 2 * sizeof(double));
     if (f->z == NULL || f->twiddle == NULL)
         return -1;
 
-    /* Each factor from its own cos and sin, rather than by repeated rotation, so that
-     * rounding does not accumulate along the table. */
-    for (int64_t k = 0; k < len / 2; k++) {
+    /* The last stage's factors each from their own cos and sin, rather than by repeated
+     * rotation, so that rounding does not accumulate; every smaller stage takes every
+     * other factor of the next. */
+    int64_t half = len / 2;
+    double *last = f->twiddle + 2 * (half - 1);
+    for (int64_t k = 0; k < half; k++) {
         double angle = two_pi * (double)k / (double)len;
-        f->twiddle[2 * k] = cos(angle);
-        f->twiddle[2 * k + 1] = -sin(angle);
+        last[2 * k] = cos(angle);
+        last[2 * k + 1] = -sin(angle);
+    }
+    for (half /= 2; half >= 1; half /= 2) {
+        double *stage = f->twiddle + 2 * (half - 1), *next = f->twiddle + 2 * (2 * half - 1);
+        for (int64_t k = 0; k < half; k++) {
+            stage[2 * k] = next[4 * k];
+            stage[2 * k + 1] = next[4 * k + 1];
+        }
     }
     return 0;
 }
@@ -222,11 +328,11 @@ static void fft_free(fft_state *f)
 }
 
 /* In-place forward transform Z[k] = sum_j z[j] exp(-2 pi i j k / len), iterative
- * decimation in time: bit-reversal permutation, then butterflies of doubling size. */
+ * decimation in time: bit-reversal permutation, then butterflies of doubling span. */
 static void fft_forward(fft_state *f)
 {
     int64_t len = f->len;
-    double *z = f->z;
+    double *restrict z = f->z;
 
     for (int64_t i = 1, j = 0; i < len; i++) {
         int64_t bit = len >> 1;
@@ -242,27 +348,36 @@ static void fft_forward(fft_state *f)
         }
     }
 
-    for (int64_t size = 2; size <= len; size *= 2) {
-        int64_t half = size / 2, stride = len / size;
-        for (int64_t start = 0; start < len; start += size) {
+    /* The first stage's factors are all 1. */
+    for (int64_t i = 0; i < 2 * len; i += 4) {
+        double ar = z[i], ai = z[i + 1], br = z[i + 2], bi = z[i + 3];
+        z[i] = ar + br;
+        z[i + 1] = ai + bi;
+        z[i + 2] = ar - br;
+        z[i + 3] = ai - bi;
+    }
+
+    for (int64_t half = 2; half < len; half *= 2) {
+        const double *restrict w = f->twiddle + 2 * (half - 1);
+        for (int64_t start = 0; start < len; start += 2 * half) {
+            double *restrict a = z + 2 * start, *restrict b = z + 2 * (start + half);
             for (int64_t k = 0; k < half; k++) {
-                double wr = f->twiddle[2 * k * stride], wi = f->twiddle[2 * k * stride + 1];
-                double *a = z + 2 * (start + k), *b = z + 2 * (start + k + half);
-                double tr = b[0] * wr - b[1] * wi, ti = b[0] * wi + b[1] * wr;
-                b[0] = a[0] - tr;
-                b[1] = a[1] - ti;
-                a[0] += tr;
-                a[1] += ti;
+                double br = b[2 * k], bi = b[2 * k + 1];
+                double tr = br * w[2 * k] - bi * w[2 * k + 1];
+                double ti = br * w[2 * k + 1] + bi * w[2 * k];
+                b[2 * k] = a[2 * k] - tr;
+                b[2 * k + 1] = a[2 * k + 1] - ti;
+                a[2 * k] += tr;
+                a[2 * k + 1] += ti;
             }
         }
     }
 }
 
-/* Autocovariances of two real sequences of h draws at once (b may be NULL): a in the real
- * part, b in the imaginary part. Afterwards f->z[2 t] * scale is the lag-t autocovariance
- * of a and f->z[2 t + 1] * scale that of b, with the returned scale. */
-static double autocov_pair(fft_state *f, const double *a, double mean_a, const double *b,
-                           double mean_b, int64_t h)
+/* Add to power[len] the power spectra of two real sequences of h draws, less their means
+ * (b may be NULL), transformed at once: a as the real part, b as the imaginary part. */
+static void add_power_pair(fft_state *f, const double *a, double mean_a, const double *b,
+                           double mean_b, int64_t h, double *power)
 {
     int64_t len = f->len;
     double *z = f->z;
@@ -275,21 +390,32 @@ static double autocov_pair(fft_state *f, const double *a, double mean_a, const d
     fft_forward(f);
 
     /* Untangle the two spectra, A[k] = (Z[k] + conj Z[-k]) / 2 and
-     * B[k] = (Z[k] - conj Z[-k]) / 2i, and store |A|^2 + i |B|^2. Both power spectra are
-     * real and even, so one more forward transform of that, divided by len, is the
-     * inverse transform and yields the two autocorrelation sums as its real and imaginary
-     * parts. Pairs k and len - k share one value. */
+     * B[k] = (Z[k] - conj Z[-k]) / 2i; |A|^2 and |B|^2 are even in k, so bins k and
+     * len - k get the same value. */
     for (int64_t k = 0; k <= len / 2; k++) {
         int64_t c = (len - k) % len;
         double zr = z[2 * k], zi = z[2 * k + 1], cr = z[2 * c], ci = z[2 * c + 1];
         double ar = zr + cr, ai = zi - ci, br = zr - cr, bi = zi + ci;
-        double power_a = 0.25 * (ar * ar + ai * ai), power_b = 0.25 * (br * br + bi * bi);
-        z[2 * k] = z[2 * c] = power_a;
-        z[2 * k + 1] = z[2 * c + 1] = power_b;
+        double p = 0.25 * (ar * ar + ai * ai + br * br + bi * bi);
+        power[k] += p;
+        if (c != k)
+            power[c] += p;
+    }
+}
+
+/* out[t] = scale * sum_k power[k] exp(2 pi i k t / len) for t < h: the inverse transform
+ * of the power spectrum, the sum of the autocorrelation sums behind it. The spectrum is
+ * real and even, so a forward transform gives the same result. */
+static void power_to_acov(fft_state *f, const double *power, int64_t h, double scale,
+                          double *out)
+{
+    for (int64_t k = 0; k < f->len; k++) {
+        f->z[2 * k] = power[k];
+        f->z[2 * k + 1] = 0.0;
     }
     fft_forward(f);
-
-    return 1.0 / ((double)len * (double)h);
+    for (int64_t t = 0; t < h; t++)
+        out[t] = f->z[2 * t] * scale;
 }
 
 int diag_autocov(const double *x, int64_t n, double *acov)
@@ -298,17 +424,20 @@ int diag_autocov(const double *x, int64_t n, double *acov)
         return 0;
 
     fft_state f = {0};
-    if (fft_init(&f, n) != 0) {
+    double *power = NULL;
+    if (fft_init(&f, n) == 0)
+        power = alloc_array(f.len, sizeof(double));
+    if (power == NULL) {
         fft_free(&f);
         for (int64_t t = 0; t < n; t++)
             acov[t] = NAN;
         return -1;
     }
 
-    double scale = autocov_pair(&f, x, mean_of(x, n), NULL, 0.0, n);
-    for (int64_t t = 0; t < n; t++)
-        acov[t] = f.z[2 * t] * scale;
+    add_power_pair(&f, x, mean_of(x, n), NULL, 0.0, n, power);
+    power_to_acov(&f, power, n, 1.0 / ((double)f.len * (double)n), acov);
 
+    free(power);
     fft_free(&f);
     return 0;
 }
@@ -317,34 +446,41 @@ int diag_autocov(const double *x, int64_t n, double *acov)
 
 static void work_free(diag_work *w)
 {
+    free(w->items);
+    free(w->spare);
     free(w->seq);
     free(w->buf);
     free(w->seq_mean);
-    free(w->items);
+    free(w->power);
     free(w->acov);
     free(w->rho);
     fft_free(&w->fft);
 }
 
-/* Allocate for draws[chains][n], n >= DIAG_MIN_DRAWS, only what `what` needs. */
+/* Allocate for draws[chains][n] (chains * n not overflowing) only what `what` needs; the
+ * diagnostics need n >= DIAG_MIN_DRAWS. On failure the caller still calls work_free. */
 static int work_init(diag_work *w, int64_t chains, int64_t n, uint32_t what)
 {
     memset(w, 0, sizeof *w);
     w->chains = chains;
     w->n = n;
+    w->count = chains * n;
     w->m = 2 * chains;
     w->h = n / 2;
     w->total = w->m * w->h;
 
-    w->seq = alloc_array(w->total, sizeof(double));
-    w->buf = alloc_array(w->total, sizeof(double));
-    w->seq_mean = alloc_array(w->m, sizeof(double));
-    if (w->seq == NULL || w->buf == NULL || w->seq_mean == NULL)
-        return -1;
+    if (what & WANT_SORTED) {
+        w->items = alloc_array(w->count, sizeof(rank_item));
+        w->spare = alloc_array(w->count, sizeof(rank_item));
+        if (w->items == NULL || w->spare == NULL)
+            return -1;
+    }
 
-    if (what & (WANT_RHAT | WANT_ESS_BULK)) {
-        w->items = alloc_array(w->total, sizeof(rank_item));
-        if (w->items == NULL)
+    if (what & WANT_ALL) {
+        w->seq = alloc_array(w->total, sizeof(double));
+        w->buf = alloc_array(w->total, sizeof(double));
+        w->seq_mean = alloc_array(w->m, sizeof(double));
+        if (w->seq == NULL || w->buf == NULL || w->seq_mean == NULL)
             return -1;
     }
 
@@ -353,8 +489,21 @@ static int work_init(diag_work *w, int64_t chains, int64_t n, uint32_t what)
         w->rho = alloc_array(w->h, sizeof(double));
         if (w->acov == NULL || w->rho == NULL || fft_init(&w->fft, w->h) != 0)
             return -1;
+        w->power = alloc_array(w->fft.len, sizeof(double));
+        if (w->power == NULL)
+            return -1;
     }
     return 0;
+}
+
+/* Put all draws, in ascending order, in w->items (the index is draws' own). */
+static void sort_draws(diag_work *w, const double *draws)
+{
+    for (int64_t i = 0; i < w->count; i++) {
+        w->items[i].value = draws[i];
+        w->items[i].index = i;
+    }
+    sort_items(w->items, w->spare, w->count);
 }
 
 /* Split every chain into its first and last h draws (the middle draw of an odd chain is
@@ -369,39 +518,68 @@ static void split_chains(diag_work *w, const double *draws)
     }
 }
 
+/* The split draws in ascending order, from the sorted draws: keep those the split keeps,
+ * renumbered as positions in w->seq, into w->spare. */
+static void sort_split(diag_work *w)
+{
+    int64_t kept = 0, n = w->n, h = w->h;
+    for (int64_t i = 0; i < w->count; i++) {
+        int64_t chain = w->items[i].index / n, t = w->items[i].index % n;
+        if (t < h)
+            w->spare[kept].index = chain * h + t;
+        else if (t >= n - h)
+            w->spare[kept].index = (w->chains + chain) * h + (t - (n - h));
+        else
+            continue;
+        w->spare[kept++].value = w->items[i].value;
+    }
+}
+
+/* The folded draws |x - median| in ascending order, from sorted[total]: the draws up to the
+ * median, walked downwards, and those above it, walked upwards, are each already in order
+ * (rounded subtraction is monotone), so a merge sorts them. med - x is exactly the
+ * |x - med| that rounding x - med would give. */
+static void sort_folded(const rank_item *sorted, int64_t total, double median, rank_item *out)
+{
+    int64_t right = 0;
+    while (right < total && sorted[right].value <= median)
+        right++;
+    int64_t left = right - 1;
+
+    for (int64_t j = 0; j < total; j++) {
+        int take_left = left >= 0 && (right >= total || median - sorted[left].value
+                                                            <= sorted[right].value - median);
+        if (take_left) {
+            out[j].value = median - sorted[left].value;
+            out[j].index = sorted[left].index;
+            left--;
+        } else {
+            out[j].value = sorted[right].value - median;
+            out[j].index = sorted[right].index;
+            right++;
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- the diagnostics */
 
-/* Rank-normalise x[total] into z[total] (may be x): pooled ranks, ties sharing their
- * average rank, mapped through Phi^{-1}((r - 3/8) / (S + 1/4)). Returns the median of x,
- * which the sort gives for free. */
-static double rank_normalise(diag_work *w, const double *x, double *z)
+/* Rank normalisation from draws sorted[total] in ascending order: z[index] =
+ * Phi^{-1}((r - 3/8) / (S + 1/4)) with r the pooled rank, ties sharing their average. */
+static void normal_scores(const rank_item *sorted, int64_t total, double *z)
 {
-    int64_t total = w->total;
-    rank_item *items = w->items;
-
-    for (int64_t i = 0; i < total; i++) {
-        items[i].value = x[i];
-        items[i].index = i;
-    }
-    qsort(items, (size_t)total, sizeof *items, compare_items);
-
-    double median = total % 2 != 0 ? items[total / 2].value
-                                   : (items[total / 2 - 1].value + items[total / 2].value) / 2.0;
-
     double denom = (double)total + 0.25;
     for (int64_t i = 0; i < total;) {
         int64_t j = i + 1;
-        while (j < total && items[j].value == items[i].value)
+        while (j < total && sorted[j].value == sorted[i].value)
             j++;
 
         /* Sorted positions i..j-1 hold ranks i+1..j. */
         double rank = 0.5 * (double)(i + 1 + j);
         double value = diag_normal_quantile((rank - 0.375) / denom);
         for (int64_t k = i; k < j; k++)
-            z[items[k].index] = value;
+            z[sorted[k].index] = value;
         i = j;
     }
-    return median;
 }
 
 /* Split R-hat of sequences x[m][h]: sqrt(((h - 1) / h W + B / h) / W). Infinite when
@@ -426,30 +604,25 @@ static double split_rhat(diag_work *w, const double *x)
 /* ESS of sequences x[m][h] from their autocorrelations, combined over sequences as in
  * Stan, truncated by Geyer's initial positive sequence and made monotone by his initial
  * monotone sequence; tau is floored at 1 / log10(S) as in the paper. Constant x counts as
- * S independent draws (ArviZ's convention; only indicators reach this). */
+ * S independent draws (ArviZ's convention; only indicators get here constant). */
 static double ess_of(diag_work *w, const double *x)
 {
     int64_t m = w->m, h = w->h, total = w->total;
 
-    int constant = 1;
-    for (int64_t i = 1; i < total && constant; i++)
-        constant = x[i] == x[0];
-    if (constant)
+    if (all_equal(x, total))
         return (double)total;
 
     for (int64_t s = 0; s < m; s++)
         w->seq_mean[s] = mean_of(x + s * h, h);
 
-    /* m = 2 * chains is even, so the sequences go through the FFT in pairs. */
-    memset(w->acov, 0, (size_t)h * sizeof(double));
-    for (int64_t s = 0; s < m; s += 2) {
-        double scale = autocov_pair(&w->fft, x + s * h, w->seq_mean[s], x + (s + 1) * h,
-                                    w->seq_mean[s + 1], h);
-        for (int64_t t = 0; t < h; t++)
-            w->acov[t] += (w->fft.z[2 * t] + w->fft.z[2 * t + 1]) * scale;
-    }
-    for (int64_t t = 0; t < h; t++)
-        w->acov[t] /= (double)m;
+    /* The mean autocovariance over sequences needs only the summed power spectrum: one
+     * forward transform per pair of sequences (m = 2 * chains is even), one inverse. */
+    memset(w->power, 0, (size_t)w->fft.len * sizeof(double));
+    for (int64_t s = 0; s < m; s += 2)
+        add_power_pair(&w->fft, x + s * h, w->seq_mean[s], x + (s + 1) * h,
+                       w->seq_mean[s + 1], h, w->power);
+    power_to_acov(&w->fft, w->power, h, 1.0 / ((double)w->fft.len * (double)h * (double)m),
+                  w->acov);
 
     /* W (mean within-sequence variance) and var+ = (h - 1) / h W + B / h. */
     double mean_var = w->acov[0] * (double)h / ((double)h - 1.0);
@@ -516,24 +689,37 @@ static double tail_ess(diag_work *w, double q_lo, double q_hi)
     return ess_lo < ess_hi ? ess_lo : ess_hi;
 }
 
-/* Compute the diagnostics named in `what` for valid draws (n >= DIAG_MIN_DRAWS, finite,
- * not all equal) into res[RES_COUNT]; q_lo and q_hi are the pooled 5% and 95% quantiles,
- * used for the tail ESS only. Cannot fail: work_init allocated everything. */
-static void diagnose(diag_work *w, const double *draws, uint32_t what, double q_lo, double q_hi,
-                     double *res)
+/* Compute the diagnostics named in `what` into res[RES_COUNT] (left NaN where undefined),
+ * for draws that have them (n >= DIAG_MIN_DRAWS, finite, not all equal) and that
+ * sort_draws() has sorted into w. Reuses w->items: read quantiles from it before. Cannot
+ * fail: work_init allocated everything. */
+static void diagnose(diag_work *w, const double *draws, uint32_t what, double *res)
 {
+    double q_lo = NAN, q_hi = NAN;
+    if (what & WANT_ESS_TAIL) {
+        q_lo = item_quantile(w->items, w->count, 0.05);
+        q_hi = item_quantile(w->items, w->count, 0.95);
+    }
+
     split_chains(w, draws);
 
-    if (what & (WANT_RHAT | WANT_ESS_BULK)) {
-        double median = rank_normalise(w, w->seq, w->buf);
+    /* The split drops the middle draw of odd chains, which may be the only one that
+     * differs: then the draws used are constant, and nothing is defined. */
+    if (all_equal(w->seq, w->total))
+        return;
+
+    if (what & WANT_RANKS) {
+        sort_split(w);
+        normal_scores(w->spare, w->total, w->buf);
         double rhat_bulk = (what & WANT_RHAT) ? split_rhat(w, w->buf) : NAN;
         if (what & WANT_ESS_BULK)
             res[RES_ESS_BULK] = ess_of(w, w->buf);
 
         if (what & WANT_RHAT) {
-            for (int64_t i = 0; i < w->total; i++)
-                w->buf[i] = fabs(w->seq[i] - median);
-            rank_normalise(w, w->buf, w->buf);
+            /* The median of the kept draws, as ArviZ folds the split array. */
+            double median = item_median(w->spare, w->total);
+            sort_folded(w->spare, w->total, median, w->items);
+            normal_scores(w->items, w->total, w->buf);
             double rhat_tail = split_rhat(w, w->buf);
 
             /* Folded draws can be constant while the draws are not (two values symmetric
@@ -547,23 +733,6 @@ static void diagnose(diag_work *w, const double *draws, uint32_t what, double q_
 
     if (what & WANT_ESS_MEAN)
         res[RES_ESS_MEAN] = ess_of(w, w->seq);
-}
-
-/* Pooled quantiles at probs[count] of draws[total] (no NaN) from a sorted copy. */
-static int pooled_quantiles(const double *draws, int64_t total, const double *probs,
-                            int count, double *out)
-{
-    double *sorted = alloc_array(total, sizeof(double));
-    if (sorted == NULL)
-        return -1;
-
-    memcpy(sorted, draws, (size_t)total * sizeof(double));
-    qsort(sorted, (size_t)total, sizeof *sorted, compare_doubles);
-    for (int i = 0; i < count; i++)
-        out[i] = diag_quantile(sorted, total, probs[i]);
-
-    free(sorted);
-    return 0;
 }
 
 /* Check the shape of draws[chains][n]: 0 and *total = chains * n when it describes some
@@ -596,19 +765,14 @@ static int compute_one(const double *draws, int64_t chains, int64_t n, uint32_t 
     if (n < DIAG_MIN_DRAWS || scan_draws(draws, total) & (SCAN_NONFINITE | SCAN_CONSTANT))
         return 0;
 
-    double q[2] = {NAN, NAN};
-    if (what & WANT_ESS_TAIL) {
-        static const double probs[2] = {0.05, 0.95};
-        if (pooled_quantiles(draws, total, probs, 2, q) != 0)
-            return -1;
-    }
-
     diag_work w;
     if (work_init(&w, chains, n, what) != 0) {
         work_free(&w);
         return -1;
     }
-    diagnose(&w, draws, what, q[0], q[1], res);
+    if (what & WANT_SORTED)
+        sort_draws(&w, draws);
+    diagnose(&w, draws, what, res);
     work_free(&w);
 
     *result = res[slot];
@@ -660,34 +824,32 @@ int diag_summary(const double *draws, int64_t chains, int64_t n, double *out)
     if (total > 1)
         out[RMC_SUM_SD] = sqrt(variance_of(draws, total, out[RMC_SUM_MEAN]));
 
-    /* NaN has no place in an order, so with one the quantiles stay NaN. */
-    if (!(found & SCAN_NAN)) {
-        static const double probs[3] = {0.05, 0.5, 0.95};
-        double q[3];
-        if (pooled_quantiles(draws, total, probs, 3, q) != 0)
-            return summary_fail(out);
-        out[RMC_SUM_Q5] = q[0];
-        out[RMC_SUM_Q50] = q[1];
-        out[RMC_SUM_Q95] = q[2];
-    }
-
-    if (n < DIAG_MIN_DRAWS || found & (SCAN_NONFINITE | SCAN_CONSTANT))
+    /* NaN has no place in an order: with one, the quantiles stay NaN (and, the draws not
+     * being finite, so do the diagnostics). */
+    if (found & SCAN_NAN)
         return 0;
 
-    uint32_t what = WANT_RHAT | WANT_ESS_BULK | WANT_ESS_TAIL | WANT_ESS_MEAN;
-    double res[RES_COUNT] = {NAN, NAN, NAN, NAN};
+    int diagnosable = n >= DIAG_MIN_DRAWS && !(found & (SCAN_NONFINITE | SCAN_CONSTANT));
+    uint32_t what = diagnosable ? WANT_SORT | WANT_ALL : WANT_SORT;
     diag_work w;
     if (work_init(&w, chains, n, what) != 0) {
         work_free(&w);
         return summary_fail(out);
     }
-    diagnose(&w, draws, what, out[RMC_SUM_Q5], out[RMC_SUM_Q95], res);
-    work_free(&w);
+    sort_draws(&w, draws);
+    out[RMC_SUM_Q5] = item_quantile(w.items, total, 0.05);
+    out[RMC_SUM_Q50] = item_quantile(w.items, total, 0.5);
+    out[RMC_SUM_Q95] = item_quantile(w.items, total, 0.95);
 
-    out[RMC_SUM_MCSE_MEAN] = out[RMC_SUM_SD] / sqrt(res[RES_ESS_MEAN]);
-    out[RMC_SUM_ESS_BULK] = res[RES_ESS_BULK];
-    out[RMC_SUM_ESS_TAIL] = res[RES_ESS_TAIL];
-    out[RMC_SUM_RHAT] = res[RES_RHAT];
+    if (diagnosable) {
+        double res[RES_COUNT] = {NAN, NAN, NAN, NAN};
+        diagnose(&w, draws, what, res);
+        out[RMC_SUM_MCSE_MEAN] = out[RMC_SUM_SD] / sqrt(res[RES_ESS_MEAN]);
+        out[RMC_SUM_ESS_BULK] = res[RES_ESS_BULK];
+        out[RMC_SUM_ESS_TAIL] = res[RES_ESS_TAIL];
+        out[RMC_SUM_RHAT] = res[RES_RHAT];
+    }
+    work_free(&w);
     return 0;
 }
 

@@ -3,7 +3,8 @@
  *
  * Every function takes the draws of one quantity as draws[chains][n], chain-major and
  * contiguous. R-hat and ESS are NaN when they are undefined: fewer than DIAG_MIN_DRAWS
- * draws per chain, any non-finite draw, or all draws equal. Functions returning int give
+ * draws per chain, any non-finite draw, or all draws equal (all those kept by the split,
+ * which drops the middle draw of an odd-length chain). Functions returning int give
  * 0 on success and -1 when memory runs out (their outputs are then NaN).
  */
 #ifndef RMC_DIAG_H

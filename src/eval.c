@@ -47,15 +47,42 @@ static double log1p_exp(double a)
 
 /* ------------------------------------------------------------ elementwise operations */
 
+/* Expand an elementwise loop once per broadcast pattern, so each loop has unit or zero
+ * strides the compiler can see and vectorise. */
+#define ELEMENTWISE(n, sa, sb, expr)                                                    \
+    do {                                                                                \
+        if ((sa) && (sb)) {                                                             \
+            for (int64_t i = 0; i < (n); i++) {                                         \
+                const double x = a[i], y = b[i];                                        \
+                o[i] = (expr);                                                          \
+            }                                                                           \
+        } else if (sa) {                                                                \
+            const double y = b[0];                                                      \
+            for (int64_t i = 0; i < (n); i++) {                                         \
+                const double x = a[i];                                                  \
+                o[i] = (expr);                                                          \
+            }                                                                           \
+        } else if (sb) {                                                                \
+            const double x = a[0];                                                      \
+            for (int64_t i = 0; i < (n); i++) {                                         \
+                const double y = b[i];                                                  \
+                o[i] = (expr);                                                          \
+            }                                                                           \
+        } else {                                                                        \
+            const double x = a[0], y = b[0];                                            \
+            o[0] = (expr);                                                              \
+        }                                                                               \
+    } while (0)
+
 void op_forward(int32_t op, int64_t n, const double *a, int64_t sa, const double *b,
                 int64_t sb, double *o)
 {
     switch (op) {
-    case RMC_OP_ADD: for (int64_t i = 0; i < n; i++) o[i] = a[i * sa] + b[i * sb]; break;
-    case RMC_OP_SUB: for (int64_t i = 0; i < n; i++) o[i] = a[i * sa] - b[i * sb]; break;
-    case RMC_OP_MUL: for (int64_t i = 0; i < n; i++) o[i] = a[i * sa] * b[i * sb]; break;
-    case RMC_OP_DIV: for (int64_t i = 0; i < n; i++) o[i] = a[i * sa] / b[i * sb]; break;
-    case RMC_OP_POW: for (int64_t i = 0; i < n; i++) o[i] = pow(a[i * sa], b[i * sb]); break;
+    case RMC_OP_ADD: ELEMENTWISE(n, sa, sb, x + y); break;
+    case RMC_OP_SUB: ELEMENTWISE(n, sa, sb, x - y); break;
+    case RMC_OP_MUL: ELEMENTWISE(n, sa, sb, x * y); break;
+    case RMC_OP_DIV: ELEMENTWISE(n, sa, sb, x / y); break;
+    case RMC_OP_POW: ELEMENTWISE(n, sa, sb, pow(x, y)); break;
     case RMC_OP_NEG: for (int64_t i = 0; i < n; i++) o[i] = -a[i]; break;
     case RMC_OP_EXP: for (int64_t i = 0; i < n; i++) o[i] = exp(a[i]); break;
     case RMC_OP_LOG: for (int64_t i = 0; i < n; i++) o[i] = log(a[i]); break;
@@ -86,7 +113,9 @@ void op_forward(int32_t op, int64_t n, const double *a, int64_t sa, const double
 }
 
 /* Add d(out)/d(input) * adjoint to the input's adjoint, for a broadcast input of stride s:
- * a scalar input (s == 0) sums its contributions first. */
+ * a scalar input (s == 0) sums its contributions first, in four interleaved partial sums
+ * so the loop is not bound by the latency of one chain of additions. The order is fixed,
+ * so results stay bit-reproducible. */
 #define ACCUMULATE(ga, s, n, expr)                                                      \
     do {                                                                                \
         if (!(ga))                                                                      \
@@ -95,10 +124,21 @@ void op_forward(int32_t op, int64_t n, const double *a, int64_t sa, const double
             for (int64_t i = 0; i < (n); i++)                                           \
                 (ga)[i] += (expr);                                                      \
         } else {                                                                        \
-            double acc_ = 0.0;                                                          \
-            for (int64_t i = 0; i < (n); i++)                                           \
-                acc_ += (expr);                                                         \
-            (ga)[0] += acc_;                                                            \
+            double acc_[4] = { 0.0, 0.0, 0.0, 0.0 };                                    \
+            int64_t i = 0;                                                              \
+            for (; i + 4 <= (n); i += 4) {                                              \
+                acc_[0] += (expr);                                                      \
+                i++;                                                                    \
+                acc_[1] += (expr);                                                      \
+                i++;                                                                    \
+                acc_[2] += (expr);                                                      \
+                i++;                                                                    \
+                acc_[3] += (expr);                                                      \
+                i -= 3;                                                                 \
+            }                                                                           \
+            for (; i < (n); i++)                                                        \
+                acc_[0] += (expr);                                                      \
+            (ga)[0] += (acc_[0] + acc_[1]) + (acc_[2] + acc_[3]);                       \
         }                                                                               \
     } while (0)
 
@@ -118,8 +158,16 @@ static void op_backward(int32_t op, int64_t n, const double *a, int64_t sa, doub
         ACCUMULATE(gb, sb, n, -go[i]);
         break;
     case RMC_OP_MUL:
-        ACCUMULATE(ga, sa, n, go[i] * b[i * sb]);
-        ACCUMULATE(gb, sb, n, go[i] * a[i * sa]);
+        if (sb) {
+            ACCUMULATE(ga, sa, n, go[i] * b[i]);
+        } else {
+            ACCUMULATE(ga, sa, n, go[i] * b[0]);
+        }
+        if (sa) {
+            ACCUMULATE(gb, sb, n, go[i] * a[i]);
+        } else {
+            ACCUMULATE(gb, sb, n, go[i] * a[0]);
+        }
         break;
     case RMC_OP_DIV:
         ACCUMULATE(ga, sa, n, go[i] / b[i * sb]);
@@ -176,13 +224,31 @@ static double normal_scalar_sigma(const struct dist_call *c)
     if (!(sigma > 0.0))
         return -INFINITY;
     if (sy && sm && !gy && gm) {
-        /* observed vector ~ normal(expression, sigma): the likelihood's hot loop */
-        for (int64_t i = 0; i < n; i++) {
+        /* observed vector ~ normal(expression, sigma): the likelihood's hot loop, with
+         * four partial sums (see ACCUMULATE) */
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        int64_t i = 0;
+
+        for (; i + 4 <= n; i += 4) {
+            double z0 = (y[i] - mu[i]) * inv, z1 = (y[i + 1] - mu[i + 1]) * inv;
+            double z2 = (y[i + 2] - mu[i + 2]) * inv, z3 = (y[i + 3] - mu[i + 3]) * inv;
+
+            s0 += z0 * z0;
+            s1 += z1 * z1;
+            s2 += z2 * z2;
+            s3 += z3 * z3;
+            gm[i] += z0 * inv;
+            gm[i + 1] += z1 * inv;
+            gm[i + 2] += z2 * inv;
+            gm[i + 3] += z3 * inv;
+        }
+        for (; i < n; i++) {
             double z = (y[i] - mu[i]) * inv;
 
-            ss += z * z;
+            s0 += z * z;
             gm[i] += z * inv;
         }
+        ss = (s0 + s1) + (s2 + s3);
     } else {
         for (int64_t i = 0; i < n; i++) {
             double z = (y[i * sy] - mu[i * sm]) * inv;
