@@ -1,0 +1,169 @@
+"""FitResult: draws, sampler statistics and diagnostics copied out of a C fit."""
+
+import ctypes
+
+import numpy as np
+
+from . import _lib
+from ._lib import _check, lib
+
+__all__ = ["FitResult"]
+
+_INT_STATS = ("tree_depth", "n_leapfrog")
+
+
+def _copy_array(ptr, shape):
+    """A numpy copy of ``prod(shape)`` doubles at a C pointer."""
+    n = int(np.prod(shape))
+    if n == 0 or not ptr:
+        return np.empty(shape)
+    return np.ctypeslib.as_array(ptr, shape=(n,)).reshape(shape).copy()
+
+
+class FitResult:
+    """The result of :func:`rmc.sample`.
+
+    Attributes:
+        draws: dict name -> array shaped (chains, draws, *shape), for every parameter
+            (constrained scale) and deterministic; ``fit["theta"]`` is the same.
+        stats: dict with lp, accept_stat, step_size, tree_depth, n_leapfrog, divergent
+            and energy, each shaped (chains, draws).
+        column_names: the flat output columns, one-based ("theta[1]").
+        values: every column's draws, shaped (chains, draws, columns).
+        step_size, inv_metric: adapted step size (chains,) and diagonal inverse metric
+            (chains, dim) of each chain.
+        chains, num_draws, num_warmup, thin, sampler, max_treedepth, seed: the settings.
+        gradient_evals: gradient evaluations over all chains, warmup included.
+        seconds: sampling wall time.
+        cancelled: True if the run was interrupted; the draws are then truncated to the
+            draws every chain completed.
+    """
+
+    def __init__(self, c_fit, program, settings):
+        """Copy everything out of the C fit ``c_fit`` (which the caller frees)."""
+        for key, value in settings.items():
+            setattr(self, key, value)
+        self.chains = int(lib.rmc_fit_chains(c_fit))
+        full = int(lib.rmc_fit_draws(c_fit))
+        ncol = int(lib.rmc_fit_num_columns(c_fit))
+        self.column_names = [lib.rmc_fit_column_name(c_fit, c).decode() for c in range(ncol)]
+        self.cancelled = bool(lib.rmc_fit_cancelled(c_fit))
+        ndraws = full
+        if self.cancelled:   # keep the draws every chain completed
+            ndraws = min(int(lib.rmc_fit_completed(c_fit, c)) for c in range(self.chains))
+
+        values = _copy_array(lib.rmc_fit_values(c_fit), (self.chains, full, ncol))
+        stats = _copy_array(lib.rmc_fit_stats(c_fit), (self.chains, full, len(_lib.STAT_NAMES)))
+        self.num_draws = ndraws
+        self.values = values[:, :ndraws]
+        self.stats = {}
+        for k, name in enumerate(_lib.STAT_NAMES):
+            col = stats[:, :ndraws, k]
+            if name in _INT_STATS:
+                col = col.astype(np.int64)
+            elif name == "divergent":
+                col = col != 0
+            self.stats[name] = col
+
+        self.draws = {}
+        for name, shape, first in program.variables:
+            size = int(np.prod(shape))
+            block = self.values[:, :, first:first + size]
+            self.draws[name] = block.reshape((self.chains, ndraws) + shape)
+
+        summary = np.empty((ncol, len(_lib.SUMMARY_FIELDS)))
+        if ncol:
+            _check(lib.rmc_fit_summary(c_fit, _lib.as_dbl_p(summary)))
+        self._summary = summary
+
+        self.step_size = np.empty(self.chains)
+        self.inv_metric = np.empty((self.chains, program.dim))
+        step = ctypes.c_double()
+        for c in range(self.chains):
+            _check(lib.rmc_fit_adaptation(c_fit, c, ctypes.byref(step),
+                                          _lib.as_dbl_p(self.inv_metric[c])))
+            self.step_size[c] = step.value
+        self.gradient_evals = int(lib.rmc_fit_num_gradients(c_fit))
+        self.seconds = float(lib.rmc_fit_seconds(c_fit))
+
+    # ---------------------------------------------------------------- access
+
+    def __getitem__(self, name):
+        """The draws of one variable, shaped (chains, draws, *shape)."""
+        return self.draws[name]
+
+    def __contains__(self, name):
+        return name in self.draws
+
+    @property
+    def num_divergent(self):
+        """Number of divergent transitions after warmup, over all chains."""
+        return int(self.stats["divergent"].sum())
+
+    def mean(self):
+        """Posterior means: dict name -> float (scalars) or ndarray (vectors, matrices)."""
+        out = {}
+        for name, d in self.draws.items():
+            m = d.mean(axis=(0, 1))
+            out[name] = float(m) if m.ndim == 0 else m
+        return out
+
+    def summary(self):
+        """Per-column summary computed in C, as a dict of columns.
+
+        Keys: name (list of str), mean, sd, q5, q50, q95, mcse_mean, ess_bulk, ess_tail
+        and rhat (float arrays, one value per column). ``pandas.DataFrame(fit.summary())``
+        makes a table of it.
+        """
+        out = {"name": list(self.column_names)}
+        for k, field in enumerate(_lib.SUMMARY_FIELDS):
+            out[field] = self._summary[:, k].copy()
+        return out
+
+    def warnings(self):
+        """Plain-language warnings about this run (divergences, R-hat, tree depth)."""
+        out = []
+        total = self.chains * self.num_draws
+        if self.cancelled:
+            out.append("The run was cancelled after %d draws per chain." % self.num_draws)
+        if self.num_divergent:
+            out.append("%d of %d draws (%.1f%%) diverged: raise target_accept or "
+                       "reparameterise." % (self.num_divergent, total,
+                                            100.0 * self.num_divergent / total))
+        rhat = self._summary[:, _lib.SUMMARY_FIELDS.index("rhat")]
+        high = [n for n, r in zip(self.column_names, rhat) if not r <= 1.01]
+        if high:
+            shown = ", ".join(high[:8]) + (", ..." if len(high) > 8 else "")
+            out.append("R-hat above 1.01 (or undefined) for %d column(s): %s; the chains "
+                       "have not mixed." % (len(high), shown))
+        if self.sampler == "nuts" and total:
+            hits = int((self.stats["tree_depth"] >= self.max_treedepth).sum())
+            if hits:
+                share = 100.0 * hits / total
+                out.append("%d of %d draws (%.1f%%) hit the maximum tree depth of %d: "
+                           "raise max_treedepth." % (hits, total, share, self.max_treedepth))
+        return out
+
+    def __str__(self):
+        s = self.summary()
+        width = max([len("name")] + [len(n) for n in s["name"]])
+        head = ("%-*s %10s %10s %10s %10s %10s %9s %9s %9s %7s"
+                % (width, "name", "mean", "sd", "5%", "50%", "95%", "mcse", "ess_bulk",
+                   "ess_tail", "r_hat"))
+        lines = [head]
+        for i, name in enumerate(s["name"]):
+            lines.append("%-*s %10.4g %10.4g %10.4g %10.4g %10.4g %9.3g %9.0f %9.0f %7.3f"
+                         % (width, name, s["mean"][i], s["sd"][i], s["q5"][i], s["q50"][i],
+                            s["q95"][i], s["mcse_mean"][i], s["ess_bulk"][i],
+                            s["ess_tail"][i], s["rhat"][i]))
+        lines.append("")
+        lines.append("%d chains x %d draws (warmup %d, thin %d, %s), %d divergences, "
+                     "%d gradient evaluations, %.2f s, seed %d"
+                     % (self.chains, self.num_draws, self.num_warmup, self.thin,
+                        self.sampler, self.num_divergent, self.gradient_evals,
+                        self.seconds, self.seed))
+        lines.extend("Warning: " + w for w in self.warnings())
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return self.__str__()

@@ -1,0 +1,164 @@
+"""rmc.sample: run the C sampler on a model and data, return a FitResult."""
+
+import ctypes
+import numbers
+import os
+import threading
+import warnings
+
+import numpy as np
+
+from . import _lib
+from ._lib import RmcError, lib
+from .fit import FitResult
+from .program import Program
+
+__all__ = ["sample"]
+
+
+def _count(value, name, minimum):
+    """Check an integer setting (a Python or numpy int) against its minimum."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError("%s must be an integer, got %r" % (name, value))
+    if value < minimum:
+        raise ValueError("%s must be >= %d, got %d" % (name, minimum, value))
+    return int(value)
+
+
+def _choice(value, name, options):
+    if value not in options:
+        raise ValueError("%s must be one of %s, got %r" % (name, ", ".join(map(repr, options)),
+                                                           value))
+    return options[value]
+
+
+def _init_points(program, init, chains, seed, radius):
+    """The rmc_config.init array [chains][dim], or None for random inits in C."""
+    if init is None:
+        return None
+    if isinstance(init, dict):
+        init = [init] * chains
+    init = list(init)
+    if len(init) != chains:
+        raise ValueError("init: expected one dict per chain (%d), got %d" % (chains, len(init)))
+    points = np.empty((chains, program.dim))
+    for c, values in enumerate(init):
+        if not isinstance(values, dict):
+            raise TypeError("init: chain %d: expected a dict of parameter values, got %r"
+                            % (c, values))
+        # Missing parameters start where the sampler's own draw would put them.
+        rng = np.random.default_rng([seed, c])
+        points[c] = program.init_point(values, rng, radius)
+    return points
+
+
+def _run(program, config):
+    """Call rmc_sample on a worker thread, so that Ctrl-C can cancel the run.
+
+    The foreign call releases the GIL and runs no Python. rmc_last_error() is per thread,
+    so the message is read on the worker. Returns (status, fit handle, message,
+    interrupted).
+    """
+    fit = ctypes.c_void_p()
+    result = {}
+    done = threading.Event()
+
+    def work():
+        try:
+            status = lib.rmc_sample(program._handle, ctypes.byref(config), ctypes.byref(fit))
+            result["status"] = status
+            result["message"] = _lib.last_error() if status != _lib.RMC_OK else ""
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="rmc_sample", daemon=True)
+    worker.start()
+    interrupted = False
+    # Wait on an Event rather than Thread.join: an interrupted join can report the thread
+    # finished before it is.
+    while not done.is_set():
+        try:
+            done.wait(0.25)
+        except KeyboardInterrupt:
+            config.cancel[0] = 1   # the C run stops soon and keeps what it has drawn
+            interrupted = True
+    worker.join()
+    return result["status"], fit, result["message"], interrupted
+
+
+def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=1,
+           sampler="nuts", target_accept=0.8, max_treedepth=10, step_size=1.0,
+           hmc_steps=16, init=None, init_radius=2.0, threads=0, backend="auto",
+           adapt_metric=True):
+    """Draw from the posterior of ``model_spec`` given ``data``.
+
+    Args:
+        model_spec: an :class:`rmc.Model` (or a ModelBuilder, which is built, or an
+            :class:`rmc.Program` already bound to data, in which case ``data`` is unused).
+        data: dict name -> numpy array, list or number.
+        chains, draws, warmup, thin: chains, kept draws per chain, warmup iterations per
+            chain, keep every thin-th draw.
+        seed: fixes every draw whatever the thread count; None draws one from os.urandom
+            (recorded as ``fit.seed``).
+        sampler: "nuts" or "hmc" (static HMC with ``hmc_steps`` leapfrog steps).
+        target_accept, max_treedepth, step_size: dual-averaging target, NUTS depth limit,
+            initial step size.
+        init: None (uniform in (-init_radius, init_radius) on the unconstrained scale), a
+            dict of constrained parameter values for every chain, or a list of such
+            dicts, one per chain. Parameters left out start at random.
+        threads: CPU threads, 0 for one per core.
+        backend: "auto" or "cpu".
+        adapt_metric: estimate a diagonal mass matrix during warmup.
+
+    Returns a :class:`rmc.FitResult`. Raises :class:`rmc.RmcError` (naming the culprit)
+    when the data do not fit the model or no finite initial point is found, and
+    ValueError/TypeError for bad settings. Ctrl-C cancels the run and returns the draws
+    made so far, with a warning.
+    """
+    chains = _count(chains, "chains", 1)
+    draws = _count(draws, "draws", 1)
+    warmup = _count(warmup, "warmup", 0)
+    thin = _count(thin, "thin", 1)
+    max_treedepth = _count(max_treedepth, "max_treedepth", 1)
+    hmc_steps = _count(hmc_steps, "hmc_steps", 1)
+    threads = _count(threads, "threads", 0)
+    if seed is None:
+        seed = int.from_bytes(os.urandom(8), "little") >> 1
+    seed = _count(seed, "seed", 0)
+    if seed >= 2 ** 64:
+        raise ValueError("seed must fit in 64 bits, got %d" % seed)
+
+    program = model_spec if isinstance(model_spec, Program) else Program(model_spec, data)
+
+    config = _lib.Config()
+    lib.rmc_config_default(ctypes.byref(config))
+    config.sampler = _choice(sampler, "sampler", _lib.SAMPLERS)
+    config.backend = _choice(backend, "backend", _lib.BACKENDS)
+    config.chains, config.draws, config.warmup, config.thin = chains, draws, warmup, thin
+    config.seed = seed
+    config.threads = threads
+    config.max_depth = max_treedepth
+    config.target_accept = float(target_accept)
+    config.step_size = float(step_size)
+    config.adapt_metric = 1 if adapt_metric else 0
+    config.hmc_steps = hmc_steps
+    config.init_radius = float(init_radius)
+    points = _init_points(program, init, chains, seed, float(init_radius))
+    config.init = _lib.as_dbl_p(points)
+    cancel = (ctypes.c_int32 * 1)(0)
+    config.cancel = ctypes.cast(cancel, ctypes.POINTER(ctypes.c_int32))
+
+    status, fit, message, interrupted = _run(program, config)
+    if status not in (_lib.RMC_OK, _lib.RMC_ERR_CANCELLED):
+        raise RmcError(_lib.status_name(status), message)
+    settings = {"num_warmup": warmup, "thin": thin, "sampler": sampler,
+                "max_treedepth": max_treedepth, "target_accept": float(target_accept),
+                "seed": seed}
+    try:
+        result = FitResult(fit, program, settings)
+    finally:
+        lib.rmc_fit_free(fit)
+    if interrupted or result.cancelled:
+        warnings.warn("sampling was interrupted: the fit holds %d draws per chain"
+                      % result.num_draws, RuntimeWarning, stacklevel=2)
+    return result
