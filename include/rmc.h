@@ -169,7 +169,8 @@ RMC_API rmc_status rmc_param(rmc_model *model, const char *name, int32_t ndim,
                              const int64_t *dims, const char *const *dim_names,
                              rmc_node lower, rmc_node upper, rmc_node *out);
 
-/* A data field, read from the bound data set under this name. dtype RMC_REAL accepts
+/* A data field, read from the bound data set under this name. ndim -1 takes the rank and
+ * sizes from the bound array, whatever they are. dtype RMC_REAL accepts
  * real data, and integer data as reals; an integer dtype (RMC_INT32 or RMC_INT64, both
  * mean "integer") requires integer data. */
 RMC_API rmc_status rmc_data_field(rmc_model *model, const char *name, rmc_dtype dtype,
@@ -190,6 +191,12 @@ RMC_API rmc_status rmc_op1(rmc_model *model, rmc_op op, rmc_node a, rmc_node *ou
  * Stan-style one-based indexes, 0 for zero-based. Every index is checked at bind time. */
 RMC_API rmc_status rmc_gather(rmc_model *model, rmc_node vec, rmc_node index, int32_t base,
                               rmc_node *out);
+
+/* out = vec[begin:end], zero-based and half-open, as a vector; and out = vec[i] as a
+ * scalar. The range is checked at bind time, when the vector's length is known. */
+RMC_API rmc_status rmc_slice(rmc_model *model, rmc_node vec, int64_t begin, int64_t end,
+                             rmc_node *out);
+RMC_API rmc_status rmc_index(rmc_model *model, rmc_node vec, int64_t i, rmc_node *out);
 
 /* out = matrix * vec, for a data matrix (rows x cols) and a vector of length cols. */
 RMC_API rmc_status rmc_matvec(rmc_model *model, rmc_node matrix, rmc_node vec, rmc_node *out);

@@ -541,56 +541,63 @@ static void matvec_forward(const struct inst *in, const double *m, const double 
     }
 }
 
-/* The forward sweep. With adjoints on, distribution statements add their partials to the
- * adjoints as they go (their own adjoint is always 1), so the reverse sweep only walks the
- * operations. */
+/* One instruction of the forward sweep; returns its contribution to lp. With adjoints on,
+ * a distribution statement adds its partials to its operands' adjoints as it goes (its own
+ * adjoint is always 1), so the reverse sweep only walks the operations. */
+static double forward_one(const rmc_program *p, struct workspace *ws, const double *x,
+                          const struct inst *in, int grad)
+{
+    double *o = ws->val + in->off;
+
+    switch (in->kind) {
+    case NODE_PARAM:
+        return param_forward(in, x, o);
+    case NODE_OP1:
+        op_forward(in->op, p->inst[in->in[0]].n, value_of(p, ws, in->in[0]), 1, NULL, 0, o);
+        return 0.0;
+    case NODE_OP2: {
+        const struct inst *a = &p->inst[in->in[0]], *b = &p->inst[in->in[1]];
+        int64_t n = in->op == RMC_OP_DOT ? a->n : in->n;
+
+        op_forward(in->op, n, value_of(p, ws, in->in[0]), a->n > 1, value_of(p, ws, in->in[1]),
+                   b->n > 1, o);
+        return 0.0;
+    }
+    case NODE_GATHER: {
+        const double *src = value_of(p, ws, in->in[0]);
+
+        for (int64_t i = 0; i < in->n; i++)
+            o[i] = src[in->index[i]];
+        return 0.0;
+    }
+    case NODE_MATVEC:
+        matvec_forward(in, value_of(p, ws, in->in[0]), value_of(p, ws, in->in[1]), o);
+        return 0.0;
+    case NODE_SLICE:
+        memcpy(o, value_of(p, ws, in->in[0]) + in->begin, (size_t)in->n * sizeof *o);
+        return 0.0;
+    case NODE_TILDE: {
+        struct dist_call c = { .n = p->inst[in->in[0]].n };
+
+        for (int32_t a = 0; a < in->nin; a++) {
+            c.v[a] = value_of(p, ws, in->in[a]);
+            c.s[a] = p->inst[in->in[a]].n > 1;
+            c.g[a] = grad ? adjoint_of(p, ws, in->in[a]) : NULL;
+        }
+        return dist_eval(in->op, &c);
+    }
+    }
+    return NAN;
+}
+
+/* The forward sweep; it stops at the first -inf unless every value is wanted (full). */
 static double forward(const rmc_program *p, struct workspace *ws, const double *x, int grad,
                       int full)
 {
     double lp = p->lp_const;
 
     for (int32_t k = 0; k < p->n_dyn; k++) {
-        const struct inst *in = &p->inst[p->dyn[k]];
-        double *o = ws->val + in->off;
-
-        switch (in->kind) {
-        case NODE_PARAM:
-            lp += param_forward(in, x, o);
-            break;
-        case NODE_OP1:
-            op_forward(in->op, p->inst[in->in[0]].n, value_of(p, ws, in->in[0]), 1, NULL, 0,
-                       o);
-            break;
-        case NODE_OP2: {
-            const struct inst *a = &p->inst[in->in[0]], *b = &p->inst[in->in[1]];
-            int64_t n = in->op == RMC_OP_DOT ? a->n : in->n;
-
-            op_forward(in->op, n, value_of(p, ws, in->in[0]), a->n > 1,
-                       value_of(p, ws, in->in[1]), b->n > 1, o);
-            break;
-        }
-        case NODE_GATHER: {
-            const double *src = value_of(p, ws, in->in[0]);
-
-            for (int64_t i = 0; i < in->n; i++)
-                o[i] = src[in->index[i]];
-            break;
-        }
-        case NODE_MATVEC:
-            matvec_forward(in, value_of(p, ws, in->in[0]), value_of(p, ws, in->in[1]), o);
-            break;
-        case NODE_TILDE: {
-            struct dist_call c = { .n = p->inst[in->in[0]].n };
-
-            for (int32_t a = 0; a < in->nin; a++) {
-                c.v[a] = value_of(p, ws, in->in[a]);
-                c.s[a] = p->inst[in->in[a]].n > 1;
-                c.g[a] = grad ? adjoint_of(p, ws, in->in[a]) : NULL;
-            }
-            lp += dist_eval(in->op, &c);
-            break;
-        }
-        }
+        lp += forward_one(p, ws, x, &p->inst[p->dyn[k]], grad);
         if ((lp == -INFINITY || lp != lp) && !full)
             return -INFINITY;
     }
@@ -626,6 +633,13 @@ static void backward(const rmc_program *p, struct workspace *ws, const double *x
 
             for (int64_t i = 0; i < in->n; i++)
                 gs[in->index[i]] += go[i];
+            break;
+        }
+        case NODE_SLICE: {
+            double *gs = adjoint_of(p, ws, in->in[0]) + in->begin;
+
+            for (int64_t i = 0; i < in->n; i++)
+                gs[i] += go[i];
             break;
         }
         case NODE_MATVEC: {
@@ -670,6 +684,19 @@ int program_eval(const rmc_program *p, struct workspace *ws, const double *x, do
     if (grad && *lp > -INFINITY)
         backward(p, ws, x, grad);
     return 0;
+}
+
+const char *program_explain(const rmc_program *p, struct workspace *ws, const double *x)
+{
+    if (p->kind == PROGRAM_CALLBACK)
+        return NULL;
+    for (int32_t k = 0; k < p->n_dyn; k++) {
+        const struct inst *in = &p->inst[p->dyn[k]];
+
+        if (!isfinite(forward_one(p, ws, x, in, 0)) && in->kind == NODE_TILDE)
+            return in->label;
+    }
+    return NULL;
 }
 
 void program_columns(const rmc_program *p, struct workspace *ws, const double *x,

@@ -103,7 +103,8 @@ void model_describe(const rmc_model *model, rmc_node id, char *buf, size_t cap)
 
     /* op(input, input): recursion is bounded by the buffer, which shrinks each level. */
     snprintf(buf, cap, "%s(", nd->kind == NODE_GATHER ? "gather"
-                              : nd->kind == NODE_MATVEC ? "matvec" : model_op_name(nd->op));
+                              : nd->kind == NODE_MATVEC ? "matvec"
+                              : nd->kind == NODE_SLICE  ? "slice" : model_op_name(nd->op));
     for (int32_t k = 0; k < nd->nin; k++) {
         len = strlen(buf);
         if (len + 8 >= cap)
@@ -317,14 +318,19 @@ rmc_status rmc_data_field(rmc_model *model, const char *name, rmc_dtype dtype, i
         if (o->kind == NODE_DATA && strcmp(o->name, name) == 0 &&
             (o->dtype == RMC_REAL) == (dtype == RMC_REAL) &&
             o->ndim == ndim && !o->dim_names[0] && !o->dim_names[1] && !dim_names &&
-            (ndim == 0 || (dims && memcmp(o->dims, dims, (size_t)ndim * 8) == 0))) {
+            (ndim <= 0 || (dims && memcmp(o->dims, dims, (size_t)ndim * 8) == 0))) {
             *out = i;
             return RMC_OK;
         }
     }
 
     nd.dtype = dtype == RMC_REAL ? RMC_REAL : RMC_INT64;
-    st = set_shape(model, &nd, name, ndim, dims, dim_names, 1);
+    if (ndim == -1) {
+        nd.ndim = -1; /* rank from the bound array */
+        st = RMC_OK;
+    } else {
+        st = set_shape(model, &nd, name, ndim, dims, dim_names, 1);
+    }
     if (st == RMC_OK) {
         nd.name = rmc_strdup(name);
         st = nd.name ? push_node(model, &nd, out)
@@ -422,6 +428,34 @@ rmc_status rmc_gather(rmc_model *model, rmc_node vec, rmc_node index, int32_t ba
                            "gather: the index must be an integer data field");
     if (base != 0 && base != 1)
         return model_error(model, RMC_ERR_ARGUMENT, "gather: base must be 0 or 1");
+    return push_node(model, &nd, out);
+}
+
+rmc_status rmc_slice(rmc_model *model, rmc_node vec, int64_t begin, int64_t end,
+                     rmc_node *out)
+{
+    struct node nd = { .kind = NODE_SLICE, .nin = 1, .in = { vec }, .begin = begin,
+                       .end = end, .lower = RMC_NONE, .upper = RMC_NONE };
+
+    BUILDER_ENTER(model, out);
+    if (!valid_node(model, vec))
+        return model_error(model, RMC_ERR_ARGUMENT, "slice: invalid input node");
+    if (begin < 0 || end < begin)
+        return model_error(model, RMC_ERR_ARGUMENT, "slice: the range %lld..%lld is invalid",
+                           (long long)begin, (long long)end);
+    return push_node(model, &nd, out);
+}
+
+rmc_status rmc_index(rmc_model *model, rmc_node vec, int64_t i, rmc_node *out)
+{
+    struct node nd = { .kind = NODE_SLICE, .nin = 1, .in = { vec }, .begin = i, .end = -1,
+                       .lower = RMC_NONE, .upper = RMC_NONE };
+
+    BUILDER_ENTER(model, out);
+    if (!valid_node(model, vec))
+        return model_error(model, RMC_ERR_ARGUMENT, "index: invalid input node");
+    if (i < 0)
+        return model_error(model, RMC_ERR_ARGUMENT, "index: %lld is negative", (long long)i);
     return push_node(model, &nd, out);
 }
 

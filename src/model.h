@@ -14,6 +14,7 @@ enum node_kind {
     NODE_OP2,
     NODE_GATHER,
     NODE_MATVEC,
+    NODE_SLICE,
     NODE_TILDE,
 };
 
@@ -33,6 +34,7 @@ struct node {
     char *dim_names[RMC_MAX_DIMS];
     rmc_node lower, upper;      /* NODE_PARAM bounds                                 */
     int32_t base;               /* NODE_GATHER index base                            */
+    int64_t begin, end;         /* NODE_SLICE range; end < 0 marks a scalar element   */
     double *values;             /* NODE_CONST                                        */
     int64_t nvalues;            /* NODE_CONST: 0 for a scalar, else vector length    */
 };

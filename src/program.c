@@ -162,11 +162,11 @@ static rmc_status compile_data(struct compiler *c, int32_t id)
                         nd->name);
 
     /* A scalar may be bound as a one-element array, the way JSON writers often do. */
-    in->ndim = nd->ndim;
+    in->ndim = nd->ndim < 0 ? b->ndim : nd->ndim;
     in->n = b->size;
     for (int32_t d = 0; d < b->ndim && d < RMC_MAX_DIMS; d++)
         in->dims[d] = b->shape[d];
-    if (b->ndim != nd->ndim && !(nd->ndim == 0 && b->size == 1)) {
+    if (nd->ndim >= 0 && b->ndim != nd->ndim && !(nd->ndim == 0 && b->size == 1)) {
         struct inst tmp = { .ndim = b->ndim, .dims = { b->shape[0], b->shape[1] } };
 
         shape_text(&tmp, got, sizeof got);
@@ -298,6 +298,21 @@ static rmc_status compile_op(struct compiler *c, int32_t id)
         in->dims[0] = in->n = b->n;
         return RMC_OK;
     }
+    case NODE_SLICE: {
+        int64_t end = nd->end < 0 ? nd->begin + 1 : nd->end;
+
+        if (a->ndim != 1 || end > a->n)
+            return rmc_fail(RMC_ERR_SHAPE, "%s: %s %lld%s%lld is outside %s of length %lld",
+                            describe(c, id, d1, sizeof d1), nd->end < 0 ? "index" : "range",
+                            (long long)nd->begin, nd->end < 0 ? "" : "..",
+                            nd->end < 0 ? 0LL : (long long)nd->end,
+                            describe(c, nd->in[0], s1, sizeof s1), (long long)a->n);
+        in->begin = nd->begin;
+        in->n = end - nd->begin;
+        in->ndim = nd->end < 0 ? 0 : 1;
+        in->dims[0] = in->n;
+        return RMC_OK;
+    }
     case NODE_MATVEC:
         if (a->ndim != 2 || a->dynamic || b->ndim != 1 || b->n != a->dims[1]) {
             shape_text(a, s1, sizeof s1);
@@ -312,6 +327,20 @@ static rmc_status compile_op(struct compiler *c, int32_t id)
         return RMC_OK;
     }
     return rmc_fail(RMC_ERR_INTERNAL, "compile_op: unexpected node kind %d", (int)nd->kind);
+}
+
+/* Whether a data-only node reads a data field (else it is built from constants alone). */
+static int reads_data(const struct compiler *c, int32_t id)
+{
+    const struct node *nd = &c->model->nodes[id];
+
+    if (nd->kind == NODE_DATA)
+        return 1;
+    for (int32_t k = 0; k < nd->nin; k++) {
+        if (reads_data(c, nd->in[k]))
+            return 1;
+    }
+    return 0;
 }
 
 /* Support checks that can be made once: data-only arguments and observed values. */
@@ -334,11 +363,17 @@ static rmc_status check_constant_support(const struct compiler *c, int32_t id)
         for (int64_t i = 0; i < a->n; i++) {
             double x = a->cval[i];
 
-            if ((positive && !(x > 0.0)) || (unit && !(x >= 0.0 && x <= 1.0)) || !isfinite(x))
-                return rmc_fail(RMC_ERR_MODEL, "%s(%s): argument %s must be %s, got %g%s%lld",
-                                dist, describe(c, nd->in[0], d1, sizeof d1), arg,
-                                unit ? "in [0, 1]" : positive ? "positive" : "finite", x,
-                                a->n > 1 ? " at index " : "", a->n > 1 ? (long long)i : 0LL);
+            if ((positive && !(x > 0.0)) || (unit && !(x >= 0.0 && x <= 1.0)) || !isfinite(x)) {
+                char d2[256], at[48] = "";
+
+                if (a->n > 1)
+                    snprintf(at, sizeof at, " at index %lld", (long long)i);
+                return rmc_fail(reads_data(c, nd->in[k]) ? RMC_ERR_DATA : RMC_ERR_MODEL,
+                                "%s(%s): argument %s = %s must be %s, got %g%s", dist,
+                                describe(c, nd->in[0], d1, sizeof d1), arg,
+                                describe(c, nd->in[k], d2, sizeof d2),
+                                unit ? "in [0, 1]" : positive ? "positive" : "finite", x, at);
+            }
         }
     }
     if (nd->op == RMC_DIST_UNIFORM && !c->p->inst[nd->in[1]].dynamic &&
@@ -397,13 +432,26 @@ static rmc_status compile_tilde(struct compiler *c, int32_t id)
         if (a->n != 1 && (a->ndim != v->ndim || a->n != v->n)) {
             shape_text(v, s1, sizeof s1);
             shape_text(a, s2, sizeof s2);
-            return rmc_fail(RMC_ERR_SHAPE, "%s(%s): argument %s is %s, the value is %s",
+            char d2[256];
+
+            return rmc_fail(RMC_ERR_SHAPE, "%s(%s): argument %s = %s is %s, the value is %s",
                             model_dist_name(nd->op), describe(c, nd->in[0], d1, sizeof d1),
-                            model_dist_arg(nd->op, k - 1), s2, s1);
+                            model_dist_arg(nd->op, k - 1),
+                            describe(c, nd->in[k], d2, sizeof d2), s2, s1);
         }
     }
     in->ndim = 0;
     in->n = 1;
+    {
+        size_t len = strlen(model_dist_name(nd->op));
+        char *label = own(c->p, len + 260, 1);
+
+        if (!label)
+            return rmc_fail(RMC_ERR_NOMEM, "out of memory");
+        snprintf(label, len + 260, "%s(%s)", model_dist_name(nd->op),
+                 describe(c, nd->in[0], d1, sizeof d1));
+        in->label = label;
+    }
     return check_constant_support(c, id);
 }
 
@@ -451,6 +499,9 @@ static rmc_status fold(struct compiler *c, int32_t id)
     case NODE_GATHER:
         for (int64_t i = 0; i < in->n; i++)
             o[i] = c->p->inst[nd->in[0]].cval[in->index[i]];
+        break;
+    case NODE_SLICE:
+        memcpy(o, c->p->inst[nd->in[0]].cval + in->begin, (size_t)in->n * sizeof *o);
         break;
     case NODE_MATVEC: {
         const double *m = c->p->inst[nd->in[0]].cval, *x = c->p->inst[nd->in[1]].cval;

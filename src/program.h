@@ -23,9 +23,11 @@ struct inst {
     int64_t off;           /* dynamic: offset into workspace value/adjoint arrays */
     const double *cval;    /* data-only: the values                          */
     int64_t xoff;          /* parameter: offset into the unconstrained vector */
+    int64_t begin;         /* slice: first element taken                      */
     int32_t bound;         /* parameter: enum bound_kind                      */
     double lo, hi;
     const int32_t *index;  /* gather: zero-based indexes, validated           */
+    const char *label;     /* statement: its description, for messages       */
 };
 
 struct out_var {
@@ -75,6 +77,10 @@ void workspace_free(struct workspace *ws);
  * a user callback failed. A point outside the support gives *lp = -inf. */
 int program_eval(const rmc_program *program, struct workspace *ws, const double *x, double *lp,
                  double *grad);
+
+/* The first distribution statement whose log density is not finite at x, described for
+ * a message, or NULL when there is none. */
+const char *program_explain(const rmc_program *program, struct workspace *ws, const double *x);
 
 /* The output columns at x (constrained parameters, deterministics). */
 void program_columns(const rmc_program *program, struct workspace *ws, const double *x,

@@ -9,6 +9,7 @@
 #include "sampler.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -568,11 +569,18 @@ static enum chain_result init_step(struct chain *c)
     c->gradients++;
     if (!finite_point(c, &c->pending)) {
         if (c->init_tries >= c->config->init_tries) {
+            const char *culprit = program_explain(c->program, c->ws, c->pending.q);
+            char why[320] = "";
+
+            if (culprit)
+                snprintf(why, sizeof why, "; at the last point tried, %s has a log density "
+                         "of -inf", culprit);
             c->error = rmc_fail(RMC_ERR_INIT, "chain %lld: no initial point with a finite log "
                                 "density and gradient after %d tries (inits uniform in "
-                                "(-%g, %g) on the unconstrained scale%s)", (long long)c->index,
-                                c->init_tries, c->config->init_radius, c->config->init_radius,
-                                c->config->init ? ", after the given init" : "");
+                                "(-%g, %g) on the unconstrained scale%s)%s",
+                                (long long)c->index, c->init_tries, c->config->init_radius,
+                                c->config->init_radius,
+                                c->config->init ? ", after the given init" : "", why);
             return CHAIN_FAILED;
         }
         return propose_init(c);

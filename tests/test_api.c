@@ -174,7 +174,8 @@ static void non_positive_constant_scale(void **state)
     rmc_program *p;
 
     (void)state;
-    assert_error(rmc_program_create(m, d, &p), RMC_ERR_MODEL, "sigma must be positive");
+    assert_error(rmc_program_create(m, d, &p), RMC_ERR_MODEL,
+                 "argument sigma = 0 must be positive");
     assert_non_null(strstr(rmc_last_error(), "half_normal(parameter 'sigma')"));
     rmc_model_free(m);
 

@@ -183,7 +183,7 @@ def test_non_positive_scale_from_data():
     b = rmc.ModelBuilder()
     mu = b.normal_prior("mu", 0.0, 1.0)
     b.observe("y", rmc.Normal(mu, "s"))
-    with pytest.raises(rmc.RmcError, match="argument sigma must be positive"):
+    with pytest.raises(rmc.RmcError, match="argument sigma = data 's' must be positive"):
         sample_quick(b.build(), {"y": np.zeros(3), "s": np.array([1.0, 0.0, 1.0])})
 
 
@@ -280,6 +280,8 @@ def test_no_finite_initial_point():
     with pytest.raises(rmc.RmcError, match="no initial point") as err:
         sample_quick(b.build(), {"serials": np.array([12.0, 250.0, 87.0])})
     assert err.value.status == "RMC_ERR_INIT"
+    # The message names the statement that has no density there.
+    assert "uniform(data 'serials') has a log density of -inf" in str(err.value)
 
 
 def test_no_finite_initial_point_for_parameter():
@@ -290,6 +292,7 @@ def test_no_finite_initial_point_for_parameter():
     with pytest.raises(rmc.RmcError) as err:
         sample_quick(b.build(), {})
     assert err.value.status == "RMC_ERR_INIT"
+    assert "uniform(parameter 'x')" in str(err.value)
     # Said as a prior, the clash of bounds is caught at once.
     with pytest.raises(ValueError, match="'x'.*lower bound 0 must be below upper bound -1"):
         rmc.ModelBuilder().param("x", lower=0, prior=rmc.Uniform(-2, -1))
