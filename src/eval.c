@@ -201,6 +201,7 @@ struct dist_call {
     const double *v[4];
     int64_t s[4];
     double *g[4];
+    const struct inst *in; /* the statement: bind-time precomputations (aux, cterm) */
 };
 
 #define V(k) (c->v[k][i * c->s[k]])
@@ -265,12 +266,35 @@ static double normal_scalar_sigma(const struct dist_call *c)
     return -0.5 * ss - (double)n * (log(sigma) + LOG_SQRT_2PI);
 }
 
+/* Normal with a data vector of scales (eight schools' sigma): 1/sigma and the sum of
+ * log sigma were computed at bind time, so no logarithm is taken per evaluation. */
+static double normal_data_sigma(const struct dist_call *c)
+{
+    const double *inv = c->in->aux, *y = c->v[0], *mu = c->v[1];
+    const int64_t sy = c->s[0], sm = c->s[1];
+    double *gy = c->g[0], *gm = c->g[1];
+    double ss = 0.0;
+
+    for (int64_t i = 0; i < c->n; i++) {
+        double z = (y[i * sy] - mu[i * sm]) * inv[i];
+
+        ss += z * z;
+        if (gy)
+            gy[i * sy] -= z * inv[i];
+        if (gm)
+            gm[i * sm] += z * inv[i];
+    }
+    return c->in->cterm - 0.5 * ss;
+}
+
 static double dist_normal(const struct dist_call *c)
 {
     double lp = 0.0;
 
     if (c->s[2] == 0)
         return normal_scalar_sigma(c);
+    if (c->in && c->in->aux)
+        return normal_data_sigma(c);
     for (int64_t i = 0; i < c->n; i++) {
         double sigma = V(2), inv = 1.0 / sigma, z = (V(0) - V(1)) * inv;
 
@@ -429,7 +453,7 @@ static double dist_eval(int32_t dist, const struct dist_call *c)
 double dist_lpdf_const(int32_t dist, int32_t nargs, int64_t n, const double *const *v,
                        const int64_t *s)
 {
-    struct dist_call c = { .n = n };
+    struct dist_call c = { .n = n, .in = NULL };
 
     for (int32_t k = 0; k <= nargs; k++) {
         c.v[k] = v[k];
@@ -577,7 +601,7 @@ static double forward_one(const rmc_program *p, struct workspace *ws, const doub
         memcpy(o, value_of(p, ws, in->in[0]) + in->begin, (size_t)in->n * sizeof *o);
         return 0.0;
     case NODE_TILDE: {
-        struct dist_call c = { .n = p->inst[in->in[0]].n };
+        struct dist_call c = { .n = p->inst[in->in[0]].n, .in = in };
 
         for (int32_t a = 0; a < in->nin; a++) {
             c.v[a] = value_of(p, ws, in->in[a]);

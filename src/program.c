@@ -419,12 +419,33 @@ static rmc_status check_constant_support(const struct compiler *c, int32_t id)
     return RMC_OK;
 }
 
+/* A normal statement with a data vector of scales keeps 1/sigma and its log terms. */
+static rmc_status precompute_normal(struct compiler *c, struct inst *in)
+{
+    const struct inst *sigma = &c->p->inst[in->in[2]];
+    double *inv;
+
+    if (sigma->dynamic || sigma->n == 1)
+        return RMC_OK;
+    inv = own(c->p, (size_t)sigma->n, sizeof *inv);
+    if (!inv)
+        return rmc_fail(RMC_ERR_NOMEM, "out of memory");
+    in->cterm = 0.0;
+    for (int64_t i = 0; i < sigma->n; i++) {
+        inv[i] = 1.0 / sigma->cval[i];
+        in->cterm -= log(sigma->cval[i]) + 0.91893853320467274178; /* log sqrt(2 pi) */
+    }
+    in->aux = inv;
+    return RMC_OK;
+}
+
 static rmc_status compile_tilde(struct compiler *c, int32_t id)
 {
     const struct node *nd = &c->model->nodes[id];
     struct inst *in = &c->p->inst[id];
     const struct inst *v = &c->p->inst[nd->in[0]];
     char d1[256], s1[64], s2[64];
+    rmc_status st;
 
     for (int32_t k = 1; k < nd->nin; k++) {
         const struct inst *a = &c->p->inst[nd->in[k]];
@@ -452,7 +473,10 @@ static rmc_status compile_tilde(struct compiler *c, int32_t id)
                  describe(c, nd->in[0], d1, sizeof d1));
         in->label = label;
     }
-    return check_constant_support(c, id);
+    st = check_constant_support(c, id);
+    if (st == RMC_OK && nd->op == RMC_DIST_NORMAL)
+        st = precompute_normal(c, in);
+    return st;
 }
 
 /* Compute a data-only node's values once. */

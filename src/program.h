@@ -28,6 +28,8 @@ struct inst {
     double lo, hi;
     const int32_t *index;  /* gather: zero-based indexes, validated           */
     const char *label;     /* statement: its description, for messages       */
+    const double *aux;     /* statement: per-element values precomputed at bind */
+    double cterm;          /* statement: its data-only terms, summed at bind  */
 };
 
 struct out_var {
