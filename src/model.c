@@ -7,36 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "util.h"
-
-static const char *const dist_names[RMC_DIST_COUNT] = {
-    "normal", "half_normal", "cauchy", "half_cauchy", "student_t",
-    "uniform", "exponential", "bernoulli", "bernoulli_logit",
-};
-
-static const int32_t dist_nargs[RMC_DIST_COUNT] = { 2, 1, 2, 1, 3, 2, 1, 1, 1 };
-
-static const char *const dist_args[RMC_DIST_COUNT][3] = {
-    { "mu", "sigma" },     { "sigma" },       { "location", "scale" },
-    { "scale" },           { "nu", "mu", "sigma" },
-    { "lower", "upper" },  { "rate" },        { "p" },
-    { "alpha" },
-};
-
-const char *model_dist_name(int32_t dist)
-{
-    return dist >= 0 && dist < RMC_DIST_COUNT ? dist_names[dist] : "?";
-}
-
-int32_t model_dist_nargs(int32_t dist)
-{
-    return dist >= 0 && dist < RMC_DIST_COUNT ? dist_nargs[dist] : -1;
-}
-
-const char *model_dist_arg(int32_t dist, int32_t k)
-{
-    return dist_args[dist][k];
-}
 
 const char *model_op_name(int32_t op)
 {
@@ -95,7 +67,7 @@ void model_describe(const rmc_model *model, rmc_node id, char *buf, size_t cap)
             snprintf(buf, cap, "constant vector[%lld]", (long long)nd->nvalues);
         return;
     case NODE_TILDE:
-        snprintf(buf, cap, "%s statement", model_dist_name(nd->op));
+        snprintf(buf, cap, "%s statement", dist_info(nd->op)->name);
         return;
     default:
         break;
@@ -475,22 +447,22 @@ rmc_status rmc_tilde(rmc_model *model, rmc_dist dist, rmc_node value, int32_t na
 {
     struct node nd = { .kind = NODE_TILDE, .op = dist, .lower = RMC_NONE,
                        .upper = RMC_NONE };
+    const struct dist_info *info = dist_info(dist);
     rmc_node ignored;
 
     BUILDER_ENTER(model, &ignored);
-    if ((int)dist < 0 || dist >= RMC_DIST_COUNT)
+    if (!info)
         return model_error(model, RMC_ERR_ARGUMENT, "unknown distribution %d", (int)dist);
-    if (nargs != dist_nargs[dist])
-        return model_error(model, RMC_ERR_MODEL, "%s takes %d arguments, got %d",
-                           dist_names[dist], (int)dist_nargs[dist], (int)nargs);
+    if (nargs != info->nargs)
+        return model_error(model, RMC_ERR_MODEL, "%s takes %d arguments, got %d", info->name,
+                           (int)info->nargs, (int)nargs);
     if (!valid_node(model, value))
-        return model_error(model, RMC_ERR_ARGUMENT, "%s: invalid value node",
-                           dist_names[dist]);
+        return model_error(model, RMC_ERR_ARGUMENT, "%s: invalid value node", info->name);
     nd.in[0] = value;
     for (int32_t k = 0; k < nargs; k++) {
         if (!args || !valid_node(model, args[k]))
             return model_error(model, RMC_ERR_ARGUMENT, "%s: invalid node for argument %s",
-                               dist_names[dist], dist_args[dist][k]);
+                               info->name, info->args[k]);
         nd.in[k + 1] = args[k];
     }
     nd.nin = nargs + 1;

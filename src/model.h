@@ -56,11 +56,6 @@ struct rmc_model {
 /* A short human description of a node for messages: its name, or op(inputs). */
 void model_describe(const rmc_model *model, rmc_node id, char *buf, size_t cap);
 
-const char *model_dist_name(int32_t dist);
 const char *model_op_name(int32_t op);
-
-/* Number of arguments a distribution takes, and the name of argument k. */
-int32_t model_dist_nargs(int32_t dist);
-const char *model_dist_arg(int32_t dist, int32_t k);
 
 #endif

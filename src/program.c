@@ -10,7 +10,8 @@
 #include <string.h>
 
 #include "data.h"
-#include "eval.h"
+#include "dist.h"
+#include "ops.h"
 #include "model.h"
 #include "util.h"
 
@@ -348,15 +349,12 @@ static rmc_status check_constant_support(const struct compiler *c, int32_t id)
 {
     const struct node *nd = &c->model->nodes[id];
     const struct inst *v = &c->p->inst[nd->in[0]];
-    const char *dist = model_dist_name(nd->op);
+    const struct dist_info *info = dist_info(nd->op);
     char d1[256];
 
     for (int32_t k = 1; k < nd->nin; k++) {
         const struct inst *a = &c->p->inst[nd->in[k]];
-        const char *arg = model_dist_arg(nd->op, k - 1);
-        int positive = strcmp(arg, "sigma") == 0 || strcmp(arg, "scale") == 0 ||
-                       strcmp(arg, "rate") == 0 || strcmp(arg, "nu") == 0;
-        int unit = nd->op == RMC_DIST_BERNOULLI;
+        int positive = (info->positive >> (k - 1)) & 1, unit = (info->unit >> (k - 1)) & 1;
 
         if (a->dynamic)
             continue;
@@ -369,8 +367,8 @@ static rmc_status check_constant_support(const struct compiler *c, int32_t id)
                 if (a->n > 1)
                     snprintf(at, sizeof at, " at index %lld", (long long)i);
                 return rmc_fail(reads_data(c, nd->in[k]) ? RMC_ERR_DATA : RMC_ERR_MODEL,
-                                "%s(%s): argument %s = %s must be %s, got %g%s", dist,
-                                describe(c, nd->in[0], d1, sizeof d1), arg,
+                                "%s(%s): argument %s = %s must be %s, got %g%s", info->name,
+                                describe(c, nd->in[0], d1, sizeof d1), info->args[k - 1],
                                 describe(c, nd->in[k], d2, sizeof d2),
                                 unit ? "in [0, 1]" : positive ? "positive" : "finite", x, at);
             }
@@ -388,32 +386,21 @@ static rmc_status check_constant_support(const struct compiler *c, int32_t id)
     }
 
     if (v->dynamic) {
-        if (nd->op == RMC_DIST_BERNOULLI || nd->op == RMC_DIST_BERNOULLI_LOGIT)
+        if (info->discrete)
             return rmc_fail(RMC_ERR_MODEL, "%s: the value %s depends on parameters; discrete "
-                            "parameters cannot be sampled", dist,
+                            "parameters cannot be sampled", info->name,
                             describe(c, nd->in[0], d1, sizeof d1));
         return RMC_OK;
     }
     for (int64_t i = 0; i < v->n; i++) {
         double y = v->cval[i];
-        int ok = 1;
+        int ok = info->support == SUPPORT_NONNEGATIVE ? y >= 0.0
+                 : info->support == SUPPORT_BINARY    ? y == 0.0 || y == 1.0
+                                                      : 1;
 
-        switch (nd->op) {
-        case RMC_DIST_HALF_NORMAL:
-        case RMC_DIST_HALF_CAUCHY:
-        case RMC_DIST_EXPONENTIAL:
-            ok = y >= 0.0;
-            break;
-        case RMC_DIST_BERNOULLI:
-        case RMC_DIST_BERNOULLI_LOGIT:
-            ok = y == 0.0 || y == 1.0;
-            break;
-        default:
-            break;
-        }
         if (!ok)
             return rmc_fail(RMC_ERR_DATA, "%s: observed %s has %g at index %lld, outside the "
-                            "support", dist, describe(c, nd->in[0], d1, sizeof d1), y,
+                            "support", info->name, describe(c, nd->in[0], d1, sizeof d1), y,
                             (long long)i);
     }
     return RMC_OK;
@@ -456,20 +443,20 @@ static rmc_status compile_tilde(struct compiler *c, int32_t id)
             char d2[256];
 
             return rmc_fail(RMC_ERR_SHAPE, "%s(%s): argument %s = %s is %s, the value is %s",
-                            model_dist_name(nd->op), describe(c, nd->in[0], d1, sizeof d1),
-                            model_dist_arg(nd->op, k - 1),
+                            dist_info(nd->op)->name, describe(c, nd->in[0], d1, sizeof d1),
+                            dist_info(nd->op)->args[k - 1],
                             describe(c, nd->in[k], d2, sizeof d2), s2, s1);
         }
     }
     in->ndim = 0;
     in->n = 1;
     {
-        size_t len = strlen(model_dist_name(nd->op));
+        size_t len = strlen(dist_info(nd->op)->name);
         char *label = own(c->p, len + 260, 1);
 
         if (!label)
             return rmc_fail(RMC_ERR_NOMEM, "out of memory");
-        snprintf(label, len + 260, "%s(%s)", model_dist_name(nd->op),
+        snprintf(label, len + 260, "%s(%s)", dist_info(nd->op)->name,
                  describe(c, nd->in[0], d1, sizeof d1));
         in->label = label;
     }
@@ -499,7 +486,7 @@ static rmc_status fold(struct compiler *c, int32_t id)
         lp = dist_lpdf_const(nd->op, nd->nin - 1, c->p->inst[nd->in[0]].n, v, s);
         if (!isfinite(lp))
             return rmc_fail(RMC_ERR_DATA, "%s(%s) has a non-finite log density on the data",
-                            model_dist_name(nd->op), describe(c, nd->in[0], d1, sizeof d1));
+                            dist_info(nd->op)->name, describe(c, nd->in[0], d1, sizeof d1));
         c->p->lp_const += lp;
         return RMC_OK;
     }

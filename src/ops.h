@@ -1,0 +1,16 @@
+/* ops.h - elementwise operations and reductions. */
+#ifndef RMC_OPS_H
+#define RMC_OPS_H
+
+#include <stdint.h>
+
+/* Forward of an elementwise op (strides 0 or 1 broadcast a scalar) or reduction. */
+void op_forward(int32_t op, int64_t n, const double *a, int64_t sa, const double *b,
+                int64_t sb, double *o);
+
+/* Reverse sweep of one op: go is the output's adjoint; ga, gb the inputs' adjoints (NULL
+ * for data-only inputs), o the forward output. */
+void op_backward(int32_t op, int64_t n, const double *a, int64_t sa, double *ga,
+                 const double *b, int64_t sb, double *gb, const double *o, const double *go);
+
+#endif
