@@ -119,6 +119,8 @@ typedef enum rmc_op {
     RMC_OP_MUL,
     RMC_OP_DIV,
     RMC_OP_POW,
+    RMC_OP_MIN,
+    RMC_OP_MAX,
     /* unary, elementwise */
     RMC_OP_NEG = 16,
     RMC_OP_EXP,
@@ -126,10 +128,18 @@ typedef enum rmc_op {
     RMC_OP_LOG1P,
     RMC_OP_SQRT,
     RMC_OP_SQUARE,
-    RMC_OP_LOGISTIC, /* 1 / (1 + exp(-x)) */
+    RMC_OP_LOGISTIC,  /* 1 / (1 + exp(-x))   */
+    RMC_OP_LGAMMA,    /* log |Gamma(x)|      */
+    RMC_OP_EXPM1,     /* exp(x) - 1          */
+    RMC_OP_LOG1P_EXP, /* log(1 + exp(x))     */
+    RMC_OP_TANH,
+    RMC_OP_ABS,
     /* reductions */
     RMC_OP_SUM = 32,
     RMC_OP_DOT,
+    RMC_OP_LOG_SUM_EXP, /* log(sum(exp(x))), without overflow */
+    /* ternary, elementwise */
+    RMC_OP_LOG_MIX = 48, /* log(theta exp(a) + (1 - theta) exp(b)); (theta, a, b) */
 } rmc_op;
 
 typedef enum rmc_dist {
@@ -182,10 +192,13 @@ RMC_API rmc_status rmc_const(rmc_model *model, double value, rmc_node *out);
 RMC_API rmc_status rmc_const_vector(rmc_model *model, const double *values, int64_t n,
                                     rmc_node *out);
 
-/* Elementwise binary op (RMC_OP_ADD .. RMC_OP_POW), unary op (RMC_OP_NEG ..
- * RMC_OP_LOGISTIC), or reduction: RMC_OP_SUM (b = RMC_NONE) and RMC_OP_DOT. */
+/* Elementwise binary op (RMC_OP_ADD .. RMC_OP_MAX), unary op (RMC_OP_NEG ..
+ * RMC_OP_ABS), reduction (RMC_OP_SUM, RMC_OP_LOG_SUM_EXP through rmc_op1; RMC_OP_DOT
+ * through rmc_op2), or ternary op (RMC_OP_LOG_MIX). Elementwise ops broadcast scalars. */
 RMC_API rmc_status rmc_op2(rmc_model *model, rmc_op op, rmc_node a, rmc_node b, rmc_node *out);
 RMC_API rmc_status rmc_op1(rmc_model *model, rmc_op op, rmc_node a, rmc_node *out);
+RMC_API rmc_status rmc_op3(rmc_model *model, rmc_op op, rmc_node a, rmc_node b, rmc_node c,
+                           rmc_node *out);
 
 /* out[i] = vec[index[i] - base]: a gather by an integer data vector. base is 1 for
  * Stan-style one-based indexes, 0 for zero-based. Every index is checked at bind time. */
@@ -206,6 +219,15 @@ RMC_API rmc_status rmc_matvec(rmc_model *model, rmc_node matrix, rmc_node vec, r
  * against a vector value, or a vector of the value's length. */
 RMC_API rmc_status rmc_tilde(rmc_model *model, rmc_dist dist, rmc_node value, int32_t nargs,
                              const rmc_node *args);
+
+/* The elementwise log density of value under dist(args...), as an expression with the
+ * value's shape (Stan's normal_lpdf on each element), for mixtures and custom likelihoods.
+ * Elements outside the support are -inf. */
+RMC_API rmc_status rmc_lpdf(rmc_model *model, rmc_dist dist, rmc_node value, int32_t nargs,
+                            const rmc_node *args, rmc_node *out);
+
+/* Add sum(node) to the log density (Stan's `target +=`). */
+RMC_API rmc_status rmc_target(rmc_model *model, rmc_node node);
 
 /* Record node's value in the draws under name (Stan's transformed parameters). */
 RMC_API rmc_status rmc_deterministic(rmc_model *model, const char *name, rmc_node node);

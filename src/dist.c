@@ -8,13 +8,39 @@
 #include "program.h"
 #include "rmc.h"
 
+/* Kernels are written per element i with these macros, which serve both uses of a
+ * kernel: a statement (sum of log densities, partials added to adjoints) and an
+ * elementwise log-density expression (each element's value written to out; on the reverse
+ * sweep, partials weighted by the expression's adjoint w). */
+
+/* Operand k at element i. */
 #define V(k) (c->v[k][i * c->s[k]])
+
+/* Element i contributes x. */
+#define LP(x)                                                                           \
+    do {                                                                                \
+        double lp_i_ = (x);                                                             \
+        lp += lp_i_;                                                                    \
+        if (c->out)                                                                     \
+            c->out[i] = lp_i_;                                                          \
+    } while (0)
+
+/* Element i is outside the support: a statement is -inf as a whole; an expression marks
+ * the element and goes on. Use as `if (cond) REJECT`. */
+#define REJECT                                                                          \
+    {                                                                                   \
+        if (!c->out)                                                                    \
+            return -INFINITY;                                                           \
+        c->out[i] = -INFINITY;                                                          \
+        lp = -INFINITY;                                                                 \
+        continue;                                                                       \
+    }
 
 /* Add partial d to the adjoint of operand k at element i. */
 #define G(k, d)                                                                         \
     do {                                                                                \
         if (c->g[k])                                                                    \
-            c->g[k][i * c->s[k]] += (d);                                                \
+            c->g[k][i * c->s[k]] += (c->w ? c->w[i] : 1.0) * (d);                       \
     } while (0)
 
 /* Normal with a scalar scale, the common case, hoists log and reciprocal of sigma. */
@@ -95,16 +121,16 @@ static double dist_normal(const struct dist_call *c)
 {
     double lp = 0.0;
 
-    if (c->s[2] == 0)
+    if (!c->out && !c->w && c->s[2] == 0)
         return normal_scalar_sigma(c);
-    if (c->in && c->in->aux)
+    if (!c->out && !c->w && c->in && c->in->aux)
         return normal_data_sigma(c);
     for (int64_t i = 0; i < c->n; i++) {
         double sigma = V(2), inv = 1.0 / sigma, z = (V(0) - V(1)) * inv;
 
         if (!(sigma > 0.0))
-            return -INFINITY;
-        lp += -0.5 * z * z - log(sigma) - LOG_SQRT_2PI;
+            REJECT
+        LP(-0.5 * z * z - log(sigma) - LOG_SQRT_2PI);
         G(0, -z * inv);
         G(1, z * inv);
         G(2, (z * z - 1.0) * inv);
@@ -120,8 +146,8 @@ static double dist_half_normal(const struct dist_call *c)
         double sigma = V(1), inv = 1.0 / sigma, z = V(0) * inv;
 
         if (!(sigma > 0.0) || V(0) < 0.0)
-            return -INFINITY;
-        lp += LOG_2 - 0.5 * z * z - log(sigma) - LOG_SQRT_2PI;
+            REJECT
+        LP(LOG_2 - 0.5 * z * z - log(sigma) - LOG_SQRT_2PI);
         G(0, -z * inv);
         G(1, (z * z - 1.0) * inv);
     }
@@ -139,8 +165,8 @@ static double cauchy_kernel(const struct dist_call *c, int half)
         double inv = 1.0 / s, z = (y - loc) * inv, q = 1.0 / (1.0 + z * z);
 
         if (!(s > 0.0) || (half && y < 0.0))
-            return -INFINITY;
-        lp += -LOG_PI - log(s) - log1p(z * z) + (half ? LOG_2 : 0.0);
+            REJECT
+        LP(-LOG_PI - log(s) - log1p(z * z) + (half ? LOG_2 : 0.0));
         G(0, -2.0 * z * q * inv);
         if (!half)
             G(1, 2.0 * z * q * inv);
@@ -168,9 +194,9 @@ static double dist_student_t(const struct dist_call *c)
         double z = (V(0) - mu) * inv, r = z * z / nu, w = (nu + 1.0) / (nu + z * z);
 
         if (!(s > 0.0) || !(nu > 0.0))
-            return -INFINITY;
-        lp += rmc_lgamma(0.5 * (nu + 1.0)) - rmc_lgamma(0.5 * nu) - 0.5 * log(nu * RMC_PI)
-              - log(s) - 0.5 * (nu + 1.0) * log1p(r);
+            REJECT
+        LP(rmc_lgamma(0.5 * (nu + 1.0)) - rmc_lgamma(0.5 * nu) - 0.5 * log(nu * RMC_PI) - log(s)
+           - 0.5 * (nu + 1.0) * log1p(r));
         G(0, -w * z * inv);
         G(2, w * z * inv);
         G(3, (w * z * z - 1.0) * inv);
@@ -192,8 +218,8 @@ static double dist_uniform(const struct dist_call *c)
         double y = V(0), a = V(1), b = V(2), w = b - a;
 
         if (!(a < b) || y < a || y > b)
-            return -INFINITY;
-        lp -= log(w);
+            REJECT
+        LP(-log(w));
         G(1, 1.0 / w);
         G(2, -1.0 / w);
     }
@@ -208,8 +234,8 @@ static double dist_exponential(const struct dist_call *c)
         double y = V(0), rate = V(1);
 
         if (!(rate > 0.0) || y < 0.0)
-            return -INFINITY;
-        lp += log(rate) - rate * y;
+            REJECT
+        LP(log(rate) - rate * y);
         G(0, -rate);
         G(1, 1.0 / rate - y);
     }
@@ -224,8 +250,8 @@ static double dist_bernoulli(const struct dist_call *c)
         double y = V(0), p = V(1);
 
         if (!(p >= 0.0 && p <= 1.0))
-            return -INFINITY;
-        lp += y != 0.0 ? log(p) : log1p(-p);
+            REJECT
+        LP(y != 0.0 ? log(p) : log1p(-p));
         G(1, y != 0.0 ? 1.0 / p : -1.0 / (1.0 - p));
     }
     return lp;
@@ -239,13 +265,15 @@ static double dist_bernoulli_logit(const struct dist_call *c)
         double y = V(0), a = V(1);
         double p = a >= 0 ? 1.0 / (1.0 + exp(-a)) : exp(a) / (1.0 + exp(a));
 
-        lp += y != 0.0 ? -rmc_log1p_exp(-a) : -rmc_log1p_exp(a);
+        LP(y != 0.0 ? -rmc_log1p_exp(-a) : -rmc_log1p_exp(a));
         G(1, y - p);
     }
     return lp;
 }
 
 #undef V
+#undef LP
+#undef REJECT
 #undef G
 
 static const struct dist_info registry[RMC_DIST_COUNT] = {
@@ -277,6 +305,18 @@ const struct dist_info *dist_info(int32_t dist)
 double dist_eval(int32_t dist, const struct dist_call *c)
 {
     return registry[dist].lpdf(c);
+}
+
+void dist_lpdf_values(int32_t dist, int32_t nargs, int64_t n, const double *const *v,
+                      const int64_t *s, double *out)
+{
+    struct dist_call c = { .n = n, .out = out };
+
+    for (int32_t k = 0; k <= nargs; k++) {
+        c.v[k] = v[k];
+        c.s[k] = s[k];
+    }
+    dist_eval(dist, &c);
 }
 
 double dist_lpdf_const(int32_t dist, int32_t nargs, int64_t n, const double *const *v,

@@ -4,7 +4,9 @@
  * Adding a distribution: an enum value in rmc.h, a row in the registry in dist.c, and a
  * kernel. The kernel sees the value as operand 0 and the arguments as operands 1..nargs,
  * each with a stride (0 broadcasts a scalar) and an adjoint (NULL when the operand does not
- * depend on parameters); it returns -inf outside the support. */
+ * depend on parameters); it returns -inf outside the support. Kernels are written per
+ * element with the V, LP, REJECT and G macros of dist.c, so that the same kernel serves a
+ * statement and an elementwise log-density expression (out and w set). */
 #ifndef RMC_DIST_H
 #define RMC_DIST_H
 
@@ -24,6 +26,8 @@ struct dist_call {
     const double *v[4];
     int64_t s[4];
     double *g[4];
+    const double *w;       /* NULL, or per-element weights of the partials      */
+    double *out;           /* NULL, or per-element log densities written here   */
     const struct inst *in; /* the statement: bind-time precomputations, or NULL */
 };
 
@@ -47,5 +51,9 @@ double dist_eval(int32_t dist, const struct dist_call *c);
 /* Log density of a statement whose operands are all data. */
 double dist_lpdf_const(int32_t dist, int32_t nargs, int64_t n, const double *const *v,
                        const int64_t *s);
+
+/* Per-element log densities of data-only operands into out. */
+void dist_lpdf_values(int32_t dist, int32_t nargs, int64_t n, const double *const *v,
+                      const int64_t *s, double *out);
 
 #endif

@@ -147,15 +147,45 @@ static double forward_one(const rmc_program *p, struct workspace *ws, const doub
     case NODE_SLICE:
         memcpy(o, value_of(p, ws, in->in[0]) + in->begin, (size_t)in->n * sizeof *o);
         return 0.0;
-    case NODE_TILDE: {
+    case NODE_TILDE:
+    case NODE_LPDF: {
         struct dist_call c = { .n = p->inst[in->in[0]].n, .in = in };
+        int tilde = in->kind == NODE_TILDE;
 
         for (int32_t a = 0; a < in->nin; a++) {
             c.v[a] = value_of(p, ws, in->in[a]);
             c.s[a] = p->inst[in->in[a]].n > 1;
-            c.g[a] = grad ? adjoint_of(p, ws, in->in[a]) : NULL;
+            c.g[a] = grad && tilde ? adjoint_of(p, ws, in->in[a]) : NULL;
         }
-        return dist_eval(in->op, &c);
+        if (tilde)
+            return dist_eval(in->op, &c);
+        c.out = o; /* an expression: partials wait for the reverse sweep */
+        dist_eval(in->op, &c);
+        return 0.0;
+    }
+    case NODE_OP3: {
+        const double *v[3];
+        int64_t s[3];
+
+        for (int k = 0; k < 3; k++) {
+            v[k] = value_of(p, ws, in->in[k]);
+            s[k] = p->inst[in->in[k]].n > 1;
+        }
+        op3_forward(in->op, in->n, v, s, o);
+        return 0.0;
+    }
+    case NODE_TARGET: {
+        const struct inst *a = &p->inst[in->in[0]];
+        const double *v = value_of(p, ws, in->in[0]);
+        double *g = grad ? adjoint_of(p, ws, in->in[0]) : NULL;
+        double sum = 0.0;
+
+        for (int64_t i = 0; i < a->n; i++) {
+            sum += v[i];
+            if (g)
+                g[i] += 1.0;
+        }
+        return sum;
     }
     }
     return NAN;
@@ -204,6 +234,30 @@ static void backward(const rmc_program *p, struct workspace *ws, const double *x
 
             for (int64_t i = 0; i < in->n; i++)
                 gs[in->index[i]] += go[i];
+            break;
+        }
+        case NODE_LPDF: {
+            struct dist_call c = { .n = in->n, .in = in, .w = go };
+
+            for (int32_t a = 0; a < in->nin; a++) {
+                c.v[a] = value_of(p, ws, in->in[a]);
+                c.s[a] = p->inst[in->in[a]].n > 1;
+                c.g[a] = adjoint_of(p, ws, in->in[a]);
+            }
+            dist_eval(in->op, &c);
+            break;
+        }
+        case NODE_OP3: {
+            const double *v[3];
+            double *g[3];
+            int64_t s[3];
+
+            for (int j = 0; j < 3; j++) {
+                v[j] = value_of(p, ws, in->in[j]);
+                g[j] = adjoint_of(p, ws, in->in[j]);
+                s[j] = p->inst[in->in[j]].n > 1;
+            }
+            op3_backward(in->op, in->n, v, s, g, o, go);
             break;
         }
         case NODE_SLICE: {
@@ -264,7 +318,8 @@ const char *program_explain(const rmc_program *p, struct workspace *ws, const do
     for (int32_t k = 0; k < p->n_dyn; k++) {
         const struct inst *in = &p->inst[p->dyn[k]];
 
-        if (!isfinite(forward_one(p, ws, x, in, 0)) && in->kind == NODE_TILDE)
+        if (!isfinite(forward_one(p, ws, x, in, 0)) &&
+            (in->kind == NODE_TILDE || in->kind == NODE_TARGET))
             return in->label;
     }
     return NULL;

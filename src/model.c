@@ -18,6 +18,8 @@ const char *model_op_name(int32_t op)
     case RMC_OP_MUL:      return "mul";
     case RMC_OP_DIV:      return "div";
     case RMC_OP_POW:      return "pow";
+    case RMC_OP_MIN:      return "min";
+    case RMC_OP_MAX:      return "max";
     case RMC_OP_NEG:      return "neg";
     case RMC_OP_EXP:      return "exp";
     case RMC_OP_LOG:      return "log";
@@ -25,6 +27,13 @@ const char *model_op_name(int32_t op)
     case RMC_OP_SQRT:     return "sqrt";
     case RMC_OP_SQUARE:   return "square";
     case RMC_OP_LOGISTIC: return "logistic";
+    case RMC_OP_LGAMMA:   return "lgamma";
+    case RMC_OP_EXPM1:    return "expm1";
+    case RMC_OP_LOG1P_EXP: return "log1p_exp";
+    case RMC_OP_TANH:     return "tanh";
+    case RMC_OP_ABS:      return "abs";
+    case RMC_OP_LOG_SUM_EXP: return "log_sum_exp";
+    case RMC_OP_LOG_MIX:  return "log_mix";
     case RMC_OP_SUM:      return "sum";
     case RMC_OP_DOT:      return "dot";
     }
@@ -33,12 +42,13 @@ const char *model_op_name(int32_t op)
 
 static int is_binary(int32_t op)
 {
-    return (op >= RMC_OP_ADD && op <= RMC_OP_POW) || op == RMC_OP_DOT;
+    return (op >= RMC_OP_ADD && op <= RMC_OP_MAX) || op == RMC_OP_DOT;
 }
 
 static int is_unary(int32_t op)
 {
-    return (op >= RMC_OP_NEG && op <= RMC_OP_LOGISTIC) || op == RMC_OP_SUM;
+    return (op >= RMC_OP_NEG && op <= RMC_OP_ABS) || op == RMC_OP_SUM ||
+           op == RMC_OP_LOG_SUM_EXP;
 }
 
 void model_describe(const rmc_model *model, rmc_node id, char *buf, size_t cap)
@@ -69,6 +79,9 @@ void model_describe(const rmc_model *model, rmc_node id, char *buf, size_t cap)
     case NODE_TILDE:
         snprintf(buf, cap, "%s statement", dist_info(nd->op)->name);
         return;
+    case NODE_TARGET:
+        snprintf(buf, cap, "target statement");
+        return;
     default:
         break;
     }
@@ -76,7 +89,9 @@ void model_describe(const rmc_model *model, rmc_node id, char *buf, size_t cap)
     /* op(input, input): recursion is bounded by the buffer, which shrinks each level. */
     snprintf(buf, cap, "%s(", nd->kind == NODE_GATHER ? "gather"
                               : nd->kind == NODE_MATVEC ? "matvec"
-                              : nd->kind == NODE_SLICE  ? "slice" : model_op_name(nd->op));
+                              : nd->kind == NODE_SLICE  ? "slice"
+                              : nd->kind == NODE_LPDF   ? dist_info(nd->op)->name
+                                                        : model_op_name(nd->op));
     for (int32_t k = 0; k < nd->nin; k++) {
         len = strlen(buf);
         if (len + 8 >= cap)
@@ -135,7 +150,8 @@ static rmc_status push_node(rmc_model *model, const struct node *nd, rmc_node *o
 
 static int valid_node(const rmc_model *model, rmc_node id)
 {
-    return id >= 0 && id < model->n_nodes && model->nodes[id].kind != NODE_TILDE;
+    return id >= 0 && id < model->n_nodes && model->nodes[id].kind != NODE_TILDE &&
+           model->nodes[id].kind != NODE_TARGET;
 }
 
 static int valid_name(const char *name)
@@ -442,15 +458,13 @@ rmc_status rmc_matvec(rmc_model *model, rmc_node matrix, rmc_node vec, rmc_node 
     return push_node(model, &nd, out);
 }
 
-rmc_status rmc_tilde(rmc_model *model, rmc_dist dist, rmc_node value, int32_t nargs,
-                     const rmc_node *args)
+/* A distribution over value: a statement (NODE_TILDE) or an expression (NODE_LPDF). */
+static rmc_status add_density(rmc_model *model, int32_t kind, rmc_dist dist, rmc_node value,
+                              int32_t nargs, const rmc_node *args, rmc_node *out)
 {
-    struct node nd = { .kind = NODE_TILDE, .op = dist, .lower = RMC_NONE,
-                       .upper = RMC_NONE };
+    struct node nd = { .kind = kind, .op = dist, .lower = RMC_NONE, .upper = RMC_NONE };
     const struct dist_info *info = dist_info(dist);
-    rmc_node ignored;
 
-    BUILDER_ENTER(model, &ignored);
     if (!info)
         return model_error(model, RMC_ERR_ARGUMENT, "unknown distribution %d", (int)dist);
     if (nargs != info->nargs)
@@ -466,7 +480,50 @@ rmc_status rmc_tilde(rmc_model *model, rmc_dist dist, rmc_node value, int32_t na
         nd.in[k + 1] = args[k];
     }
     nd.nin = nargs + 1;
+    return push_node(model, &nd, out);
+}
+
+rmc_status rmc_tilde(rmc_model *model, rmc_dist dist, rmc_node value, int32_t nargs,
+                     const rmc_node *args)
+{
+    rmc_node ignored;
+
+    BUILDER_ENTER(model, &ignored);
+    return add_density(model, NODE_TILDE, dist, value, nargs, args, &ignored);
+}
+
+rmc_status rmc_lpdf(rmc_model *model, rmc_dist dist, rmc_node value, int32_t nargs,
+                    const rmc_node *args, rmc_node *out)
+{
+    BUILDER_ENTER(model, out);
+    return add_density(model, NODE_LPDF, dist, value, nargs, args, out);
+}
+
+rmc_status rmc_target(rmc_model *model, rmc_node node)
+{
+    struct node nd = { .kind = NODE_TARGET, .nin = 1, .in = { node }, .lower = RMC_NONE,
+                       .upper = RMC_NONE };
+    rmc_node ignored;
+
+    BUILDER_ENTER(model, &ignored);
+    if (!valid_node(model, node))
+        return model_error(model, RMC_ERR_ARGUMENT, "target: invalid node");
     return push_node(model, &nd, &ignored);
+}
+
+rmc_status rmc_op3(rmc_model *model, rmc_op op, rmc_node a, rmc_node b, rmc_node c,
+                   rmc_node *out)
+{
+    struct node nd = { .kind = NODE_OP3, .op = op, .nin = 3, .in = { a, b, c },
+                       .lower = RMC_NONE, .upper = RMC_NONE };
+
+    BUILDER_ENTER(model, out);
+    if (op != RMC_OP_LOG_MIX)
+        return model_error(model, RMC_ERR_ARGUMENT, "rmc_op3: op %d is not ternary", (int)op);
+    if (!valid_node(model, a) || !valid_node(model, b) || !valid_node(model, c))
+        return model_error(model, RMC_ERR_ARGUMENT, "%s: invalid input node",
+                           model_op_name(op));
+    return push_node(model, &nd, out);
 }
 
 rmc_status rmc_deterministic(rmc_model *model, const char *name, rmc_node node)

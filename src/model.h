@@ -15,6 +15,9 @@ enum node_kind {
     NODE_GATHER,
     NODE_MATVEC,
     NODE_SLICE,
+    NODE_OP3,
+    NODE_LPDF,
+    NODE_TARGET,
     NODE_TILDE,
 };
 
@@ -24,7 +27,7 @@ enum node_kind {
  * still be a data name or "any" until the model is bound to data. */
 struct node {
     int32_t kind;               /* enum node_kind                                    */
-    int32_t op;                 /* rmc_op, or rmc_dist for NODE_TILDE                */
+    int32_t op;                 /* rmc_op, or rmc_dist for NODE_TILDE and NODE_LPDF  */
     int32_t nin;
     rmc_node in[NODE_MAX_IN];
     char *name;                 /* parameter or data field name                      */

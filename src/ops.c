@@ -4,6 +4,7 @@
 
 #include <math.h>
 
+#include "mathfn.h"
 #include "rmc.h"
 
 /* Expand an elementwise loop once per broadcast pattern, so each loop has unit or zero
@@ -42,6 +43,8 @@ void op_forward(int32_t op, int64_t n, const double *a, int64_t sa, const double
     case RMC_OP_MUL: ELEMENTWISE(n, sa, sb, x * y); break;
     case RMC_OP_DIV: ELEMENTWISE(n, sa, sb, x / y); break;
     case RMC_OP_POW: ELEMENTWISE(n, sa, sb, pow(x, y)); break;
+    case RMC_OP_MIN: ELEMENTWISE(n, sa, sb, x <= y ? x : y); break;
+    case RMC_OP_MAX: ELEMENTWISE(n, sa, sb, x >= y ? x : y); break;
     case RMC_OP_NEG: for (int64_t i = 0; i < n; i++) o[i] = -a[i]; break;
     case RMC_OP_EXP: for (int64_t i = 0; i < n; i++) o[i] = exp(a[i]); break;
     case RMC_OP_LOG: for (int64_t i = 0; i < n; i++) o[i] = log(a[i]); break;
@@ -52,6 +55,25 @@ void op_forward(int32_t op, int64_t n, const double *a, int64_t sa, const double
         for (int64_t i = 0; i < n; i++)
             o[i] = a[i] >= 0 ? 1.0 / (1.0 + exp(-a[i])) : exp(a[i]) / (1.0 + exp(a[i]));
         break;
+    case RMC_OP_LGAMMA: for (int64_t i = 0; i < n; i++) o[i] = rmc_lgamma(a[i]); break;
+    case RMC_OP_EXPM1: for (int64_t i = 0; i < n; i++) o[i] = expm1(a[i]); break;
+    case RMC_OP_LOG1P_EXP: for (int64_t i = 0; i < n; i++) o[i] = rmc_log1p_exp(a[i]); break;
+    case RMC_OP_TANH: for (int64_t i = 0; i < n; i++) o[i] = tanh(a[i]); break;
+    case RMC_OP_ABS: for (int64_t i = 0; i < n; i++) o[i] = fabs(a[i]); break;
+    case RMC_OP_LOG_SUM_EXP: {
+        double m = -INFINITY, s = 0.0;
+
+        for (int64_t i = 0; i < n; i++)
+            m = a[i] > m ? a[i] : m;
+        if (m == -INFINITY || m == INFINITY) {
+            o[0] = m;
+            break;
+        }
+        for (int64_t i = 0; i < n; i++)
+            s += exp(a[i] - m);
+        o[0] = m + log(s);
+        break;
+    }
     case RMC_OP_SUM: {
         double s = 0.0;
 
@@ -143,10 +165,63 @@ void op_backward(int32_t op, int64_t n, const double *a, int64_t sa, double *ga,
     case RMC_OP_SQRT: ACCUMULATE(ga, 1, n, go[i] * 0.5 / o[i]); break;
     case RMC_OP_SQUARE: ACCUMULATE(ga, 1, n, go[i] * 2.0 * a[i]); break;
     case RMC_OP_LOGISTIC: ACCUMULATE(ga, 1, n, go[i] * o[i] * (1.0 - o[i])); break;
+    case RMC_OP_LGAMMA: ACCUMULATE(ga, 1, n, go[i] * rmc_digamma(a[i])); break;
+    case RMC_OP_EXPM1: ACCUMULATE(ga, 1, n, go[i] * (o[i] + 1.0)); break;
+    case RMC_OP_LOG1P_EXP: ACCUMULATE(ga, 1, n, go[i] * exp(a[i] - o[i])); break;
+    case RMC_OP_TANH: ACCUMULATE(ga, 1, n, go[i] * (1.0 - o[i] * o[i])); break;
+    case RMC_OP_ABS:
+        ACCUMULATE(ga, 1, n, a[i] > 0 ? go[i] : a[i] < 0 ? -go[i] : 0.0);
+        break;
+    case RMC_OP_LOG_SUM_EXP: ACCUMULATE(ga, 1, n, go[0] * exp(a[i] - o[0])); break;
+    /* min and max pass the adjoint to the chosen operand; a tie goes to the first */
+    case RMC_OP_MIN:
+        ACCUMULATE(ga, sa, n, a[i * sa] <= b[i * sb] ? go[i] : 0.0);
+        ACCUMULATE(gb, sb, n, a[i * sa] <= b[i * sb] ? 0.0 : go[i]);
+        break;
+    case RMC_OP_MAX:
+        ACCUMULATE(ga, sa, n, a[i * sa] >= b[i * sb] ? go[i] : 0.0);
+        ACCUMULATE(gb, sb, n, a[i * sa] >= b[i * sb] ? 0.0 : go[i]);
+        break;
     case RMC_OP_SUM: ACCUMULATE(ga, 1, n, go[0]); break;
     case RMC_OP_DOT:
         ACCUMULATE(ga, 1, n, go[0] * b[i]);
         ACCUMULATE(gb, 1, n, go[0] * a[i]);
         break;
+    }
+}
+
+/* log(theta exp(a) + (1 - theta) exp(b)), as a log-sum-exp of the two weighted terms. */
+static double log_mix(double theta, double a, double b)
+{
+    double x = log(theta) + a, y = log1p(-theta) + b, m = x > y ? x : y;
+
+    if (m == -INFINITY)
+        return -INFINITY;
+    return m + log(exp(x - m) + exp(y - m));
+}
+
+void op3_forward(int32_t op, int64_t n, const double *const v[3], const int64_t s[3],
+                 double *o)
+{
+    (void)op; /* RMC_OP_LOG_MIX is the only ternary op */
+    for (int64_t i = 0; i < n; i++)
+        o[i] = log_mix(v[0][i * s[0]], v[1][i * s[1]], v[2][i * s[2]]);
+}
+
+void op3_backward(int32_t op, int64_t n, const double *const v[3], const int64_t s[3],
+                  double *const g[3], const double *o, const double *go)
+{
+    (void)op;
+    for (int64_t i = 0; i < n; i++) {
+        double theta = v[0][i * s[0]], pa = exp(v[1][i * s[1]] - o[i]);
+        double pb = exp(v[2][i * s[2]] - o[i]);
+
+        /* d/da = theta e^(a - o), d/db = (1 - theta) e^(b - o), d/dtheta = e^(a-o) - e^(b-o) */
+        if (g[0])
+            g[0][i * s[0]] += go[i] * (pa - pb);
+        if (g[1])
+            g[1][i * s[1]] += go[i] * theta * pa;
+        if (g[2])
+            g[2][i * s[2]] += go[i] * (1.0 - theta) * pb;
     }
 }

@@ -249,7 +249,7 @@ static rmc_status compile_op(struct compiler *c, int32_t id)
 
     switch (nd->kind) {
     case NODE_OP1:
-        if (nd->op == RMC_OP_SUM) {
+        if (nd->op == RMC_OP_SUM || nd->op == RMC_OP_LOG_SUM_EXP) {
             in->ndim = 0;
             in->n = 1;
         } else {
@@ -259,6 +259,12 @@ static rmc_status compile_op(struct compiler *c, int32_t id)
             in->n = a->n;
         }
         return RMC_OK;
+    case NODE_OP3: {
+        struct inst ab;
+        rmc_status st = broadcast(c, id, a, b, &ab);
+
+        return st == RMC_OK ? broadcast(c, id, &ab, &c->p->inst[nd->in[2]], in) : st;
+    }
     case NODE_OP2:
         if (nd->op != RMC_OP_DOT)
             return broadcast(c, id, a, b, in);
@@ -302,12 +308,18 @@ static rmc_status compile_op(struct compiler *c, int32_t id)
     case NODE_SLICE: {
         int64_t end = nd->end < 0 ? nd->begin + 1 : nd->end;
 
-        if (a->ndim != 1 || end > a->n)
-            return rmc_fail(RMC_ERR_SHAPE, "%s: %s %lld%s%lld is outside %s of length %lld",
-                            describe(c, id, d1, sizeof d1), nd->end < 0 ? "index" : "range",
-                            (long long)nd->begin, nd->end < 0 ? "" : "..",
-                            nd->end < 0 ? 0LL : (long long)nd->end,
+        if (a->ndim != 1 || end > a->n) {
+            char range[64];
+
+            if (nd->end < 0)
+                snprintf(range, sizeof range, "index %lld", (long long)nd->begin);
+            else
+                snprintf(range, sizeof range, "range %lld..%lld", (long long)nd->begin,
+                         (long long)nd->end);
+            return rmc_fail(RMC_ERR_SHAPE, "%s: %s is outside %s of length %lld",
+                            describe(c, id, d1, sizeof d1), range,
                             describe(c, nd->in[0], s1, sizeof s1), (long long)a->n);
+        }
         in->begin = nd->begin;
         in->n = end - nd->begin;
         in->ndim = nd->end < 0 ? 0 : 1;
@@ -345,7 +357,7 @@ static int reads_data(const struct compiler *c, int32_t id)
 }
 
 /* Support checks that can be made once: data-only arguments and observed values. */
-static rmc_status check_constant_support(const struct compiler *c, int32_t id)
+static rmc_status check_constant_support(const struct compiler *c, int32_t id, int observed)
 {
     const struct node *nd = &c->model->nodes[id];
     const struct inst *v = &c->p->inst[nd->in[0]];
@@ -392,7 +404,7 @@ static rmc_status check_constant_support(const struct compiler *c, int32_t id)
                             describe(c, nd->in[0], d1, sizeof d1));
         return RMC_OK;
     }
-    for (int64_t i = 0; i < v->n; i++) {
+    for (int64_t i = 0; observed && i < v->n; i++) {
         double y = v->cval[i];
         int ok = info->support == SUPPORT_NONNEGATIVE ? y >= 0.0
                  : info->support == SUPPORT_BINARY    ? y == 0.0 || y == 1.0
@@ -426,6 +438,9 @@ static rmc_status precompute_normal(struct compiler *c, struct inst *in)
     return RMC_OK;
 }
 
+/* A distribution statement, or a log-density expression (NODE_LPDF) with the value's
+ * shape. Observed values outside the support are an error for a statement, and -inf
+ * elements for an expression. */
 static rmc_status compile_tilde(struct compiler *c, int32_t id)
 {
     const struct node *nd = &c->model->nodes[id];
@@ -433,6 +448,13 @@ static rmc_status compile_tilde(struct compiler *c, int32_t id)
     const struct inst *v = &c->p->inst[nd->in[0]];
     char d1[256], s1[64], s2[64];
     rmc_status st;
+
+    if (nd->kind == NODE_TARGET) {
+        in->ndim = 0;
+        in->n = 1;
+        in->label = "target statement";
+        return RMC_OK;
+    }
 
     for (int32_t k = 1; k < nd->nin; k++) {
         const struct inst *a = &c->p->inst[nd->in[k]];
@@ -448,8 +470,15 @@ static rmc_status compile_tilde(struct compiler *c, int32_t id)
                             describe(c, nd->in[k], d2, sizeof d2), s2, s1);
         }
     }
-    in->ndim = 0;
-    in->n = 1;
+    if (nd->kind == NODE_LPDF) {
+        in->ndim = v->ndim;
+        in->dims[0] = v->dims[0];
+        in->dims[1] = v->dims[1];
+        in->n = v->n;
+    } else {
+        in->ndim = 0;
+        in->n = 1;
+    }
     {
         size_t len = strlen(dist_info(nd->op)->name);
         char *label = own(c->p, len + 260, 1);
@@ -460,8 +489,8 @@ static rmc_status compile_tilde(struct compiler *c, int32_t id)
                  describe(c, nd->in[0], d1, sizeof d1));
         in->label = label;
     }
-    st = check_constant_support(c, id);
-    if (st == RMC_OK && nd->op == RMC_DIST_NORMAL)
+    st = check_constant_support(c, id, nd->kind == NODE_TILDE);
+    if (st == RMC_OK && nd->op == RMC_DIST_NORMAL && nd->kind == NODE_TILDE)
         st = precompute_normal(c, in);
     return st;
 }
@@ -474,6 +503,13 @@ static rmc_status fold(struct compiler *c, int32_t id)
     double *o;
     char d1[256];
 
+    if (nd->kind == NODE_TARGET) {
+        const struct inst *a = &c->p->inst[nd->in[0]];
+
+        for (int64_t i = 0; i < a->n; i++)
+            c->p->lp_const += a->cval[i];
+        return RMC_OK;
+    }
     if (nd->kind == NODE_TILDE) {
         const double *v[4];
         int64_t s[4];
@@ -503,7 +539,8 @@ static rmc_status fold(struct compiler *c, int32_t id)
         const struct inst *a = &c->p->inst[nd->in[0]];
         const struct inst *b = nd->nin > 1 ? &c->p->inst[nd->in[1]] : NULL;
 
-        op_forward(nd->op, nd->op == RMC_OP_DOT || nd->op == RMC_OP_SUM ? a->n : in->n,
+        op_forward(nd->op, nd->op == RMC_OP_DOT || nd->op == RMC_OP_SUM ||
+                   nd->op == RMC_OP_LOG_SUM_EXP ? a->n : in->n,
                    a->cval, a->n > 1, b ? b->cval : NULL, b && b->n > 1, o);
         break;
     }
@@ -514,6 +551,30 @@ static rmc_status fold(struct compiler *c, int32_t id)
     case NODE_SLICE:
         memcpy(o, c->p->inst[nd->in[0]].cval + in->begin, (size_t)in->n * sizeof *o);
         break;
+    case NODE_OP3: {
+        const double *v[3];
+        int64_t st[3];
+
+        for (int k = 0; k < 3; k++) {
+            v[k] = c->p->inst[nd->in[k]].cval;
+            st[k] = c->p->inst[nd->in[k]].n > 1;
+        }
+        op3_forward(nd->op, in->n, v, st, o);
+        break;
+    }
+    case NODE_LPDF: {
+        const double *v[4];
+        int64_t st[4];
+
+        for (int32_t k = 0; k < nd->nin; k++) {
+            v[k] = c->p->inst[nd->in[k]].cval;
+            st[k] = c->p->inst[nd->in[k]].n > 1;
+        }
+        dist_lpdf_values(nd->op, nd->nin - 1, in->n, v, st, o);
+        /* -inf elements are legitimate values of a log density: skip the finite check */
+        in->cval = o;
+        return RMC_OK;
+    }
     case NODE_MATVEC: {
         const double *m = c->p->inst[nd->in[0]].cval, *x = c->p->inst[nd->in[1]].cval;
 
@@ -621,6 +682,8 @@ static rmc_status compile(struct compiler *c)
             in->dims[0] = in->n = nd->nvalues ? nd->nvalues : 1;
             break;
         case NODE_TILDE:
+        case NODE_LPDF:
+        case NODE_TARGET:
             st = compile_tilde(c, id);
             break;
         default:
@@ -631,7 +694,7 @@ static rmc_status compile(struct compiler *c)
             break;
         if (in->dynamic) {
             p->dyn[p->n_dyn++] = id;
-            if (nd->kind != NODE_TILDE) {
+            if (nd->kind != NODE_TILDE && nd->kind != NODE_TARGET) {
                 in->off = p->ws_size;
                 p->ws_size += in->n;
             }

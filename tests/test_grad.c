@@ -90,7 +90,7 @@ static void build_binary(rmc_model *m, int op)
 
 static void build_unary(rmc_model *m, int op)
 {
-    int positive = op == RMC_OP_LOG || op == RMC_OP_SQRT;
+    int positive = op == RMC_OP_LOG || op == RMC_OP_SQRT || op == RMC_OP_LGAMMA;
     rmc_node a = vec_param(m, "a", 3, positive ? 0.1 : (op == RMC_OP_LOG1P ? -0.9 : NAN));
     rmc_node o;
 
@@ -126,11 +126,29 @@ static void build_gather_matvec(rmc_model *m, int variant)
     observe(m, mv);
 }
 
+/* value ~ dist(args), or, for an expression (LPDF_MODE + dist), target += the elementwise
+ * log density scaled by a parameter, so that the expression's adjoint is not all ones. */
+#define LPDF_MODE 100
+
+static void add_density(rmc_model *m, int dist, rmc_node value, int nargs, rmc_node *args)
+{
+    rmc_node lp, w, scaled;
+
+    if (dist < LPDF_MODE) {
+        OK(rmc_tilde(m, dist, value, nargs, args));
+        return;
+    }
+    OK(rmc_lpdf(m, dist - LPDF_MODE, value, nargs, args, &lp));
+    w = scalar_param(m, dist % 2 ? "wa" : "wb", NAN);
+    OK(rmc_op2(m, RMC_OP_MUL, lp, w, &scaled));
+    OK(rmc_target(m, scaled));
+}
+
 /* Each distribution with every argument a parameter, on a parameter value and on data. */
-static void build_dist(rmc_model *m, int dist)
+static void build_dist(rmc_model *m, int variant)
 {
     rmc_node args[3], value, obs;
-    int nargs = 0;
+    int nargs = 0, dist = variant % LPDF_MODE;
 
     switch (dist) {
     case RMC_DIST_NORMAL:
@@ -169,7 +187,7 @@ static void build_dist(rmc_model *m, int dist)
     }
 
     if (dist == RMC_DIST_BERNOULLI || dist == RMC_DIST_BERNOULLI_LOGIT) {
-        OK(rmc_tilde(m, dist, data(m, "ybin", RMC_INT64), nargs, args));
+        add_density(m, variant, data(m, "ybin", RMC_INT64), nargs, args);
         return;
     }
     if (dist == RMC_DIST_UNIFORM) {
@@ -180,15 +198,43 @@ static void build_dist(rmc_model *m, int dist)
         OK(rmc_op2(m, RMC_OP_SUB, args[1], args[0], &t));
         OK(rmc_op2(m, RMC_OP_MUL, t, s, &t));
         OK(rmc_op2(m, RMC_OP_ADD, args[0], t, &value));
-        OK(rmc_tilde(m, dist, value, nargs, args));
+        add_density(m, variant, value, nargs, args);
         return;
     }
     value = vec_param(m, "v", 3, dist == RMC_DIST_HALF_NORMAL || dist == RMC_DIST_HALF_CAUCHY ||
                                          dist == RMC_DIST_EXPONENTIAL ? 0.0 : NAN);
-    OK(rmc_tilde(m, dist, value, nargs, args));
+    add_density(m, variant, value, nargs, args);
     obs = data(m, dist == RMC_DIST_HALF_NORMAL || dist == RMC_DIST_HALF_CAUCHY ||
                        dist == RMC_DIST_EXPONENTIAL ? "ypos" : "y", RMC_REAL);
-    OK(rmc_tilde(m, dist, obs, nargs, args));
+    if (variant >= LPDF_MODE) {
+        /* a second expression needs its own weight name */
+        rmc_node lp, w, scaled;
+
+        OK(rmc_lpdf(m, dist, obs, nargs, args, &lp));
+        w = scalar_param(m, "wobs", NAN);
+        OK(rmc_op2(m, RMC_OP_MUL, lp, w, &scaled));
+        OK(rmc_target(m, scaled));
+    } else {
+        OK(rmc_tilde(m, dist, obs, nargs, args));
+    }
+}
+
+/* A two-component mixture written with log densities: log_mix and log_sum_exp. */
+static void build_mixture(rmc_model *m, int variant)
+{
+    rmc_node mu1 = scalar_param(m, "mu1", NAN), mu2 = scalar_param(m, "mu2", NAN);
+    rmc_node s = scalar_param(m, "s", 0.0), theta, u = scalar_param(m, "u", NAN);
+    rmc_node y = data(m, "y", RMC_REAL), lp1, lp2, mix, both, lse;
+
+    (void)variant;
+    OK(rmc_op1(m, RMC_OP_LOGISTIC, u, &theta));
+    OK(rmc_lpdf(m, RMC_DIST_NORMAL, y, 2, (rmc_node[]){ mu1, s }, &lp1));
+    OK(rmc_lpdf(m, RMC_DIST_NORMAL, y, 2, (rmc_node[]){ mu2, s }, &lp2));
+    OK(rmc_op3(m, RMC_OP_LOG_MIX, theta, lp1, lp2, &mix));
+    OK(rmc_target(m, mix));
+    OK(rmc_op2(m, RMC_OP_ADD, lp1, lp2, &both));
+    OK(rmc_op1(m, RMC_OP_LOG_SUM_EXP, both, &lse));
+    OK(rmc_target(m, lse));
 }
 
 /* Transforms: lower, upper and both bounds, vector and scalar. */
@@ -265,6 +311,8 @@ static void gradients_match_finite_differences(void **state)
         { "mul", build_binary, RMC_OP_MUL },
         { "div", build_binary, RMC_OP_DIV },
         { "pow", build_binary, RMC_OP_POW },
+        { "min", build_binary, RMC_OP_MIN },
+        { "max", build_binary, RMC_OP_MAX },
         { "neg", build_unary, RMC_OP_NEG },
         { "exp", build_unary, RMC_OP_EXP },
         { "log", build_unary, RMC_OP_LOG },
@@ -272,6 +320,12 @@ static void gradients_match_finite_differences(void **state)
         { "sqrt", build_unary, RMC_OP_SQRT },
         { "square", build_unary, RMC_OP_SQUARE },
         { "logistic", build_unary, RMC_OP_LOGISTIC },
+        { "lgamma", build_unary, RMC_OP_LGAMMA },
+        { "expm1", build_unary, RMC_OP_EXPM1 },
+        { "log1p_exp", build_unary, RMC_OP_LOG1P_EXP },
+        { "tanh", build_unary, RMC_OP_TANH },
+        { "abs", build_unary, RMC_OP_ABS },
+        { "mixture", build_mixture, 0 },
         { "sum/dot", build_reductions, 0 },
         { "gather/matvec", build_gather_matvec, 0 },
         { "normal", build_dist, RMC_DIST_NORMAL },
@@ -284,6 +338,15 @@ static void gradients_match_finite_differences(void **state)
         { "bernoulli", build_dist, RMC_DIST_BERNOULLI },
         { "bernoulli_logit", build_dist, RMC_DIST_BERNOULLI_LOGIT },
         { "transforms", build_transforms, 0 },
+        { "normal_lpdf", build_dist, LPDF_MODE + RMC_DIST_NORMAL },
+        { "half_normal_lpdf", build_dist, LPDF_MODE + RMC_DIST_HALF_NORMAL },
+        { "cauchy_lpdf", build_dist, LPDF_MODE + RMC_DIST_CAUCHY },
+        { "half_cauchy_lpdf", build_dist, LPDF_MODE + RMC_DIST_HALF_CAUCHY },
+        { "student_t_lpdf", build_dist, LPDF_MODE + RMC_DIST_STUDENT_T },
+        { "uniform_lpdf", build_dist, LPDF_MODE + RMC_DIST_UNIFORM },
+        { "exponential_lpdf", build_dist, LPDF_MODE + RMC_DIST_EXPONENTIAL },
+        { "bernoulli_lpdf", build_dist, LPDF_MODE + RMC_DIST_BERNOULLI },
+        { "bernoulli_logit_lpdf", build_dist, LPDF_MODE + RMC_DIST_BERNOULLI_LOGIT },
     };
 
     (void)state;

@@ -187,6 +187,11 @@ _bind("rmc_op1", _status, _model_p, c_int, _node, POINTER(_node))
 # rmc_status rmc_gather(rmc_model *model, rmc_node vec, rmc_node index, int32_t base,
 #                       rmc_node *out);
 _bind("rmc_gather", _status, _model_p, _node, _node, c_int32, POINTER(_node))
+# rmc_status rmc_slice(rmc_model *model, rmc_node vec, int64_t begin, int64_t end,
+#                      rmc_node *out);
+_bind("rmc_slice", _status, _model_p, _node, c_int64, c_int64, POINTER(_node))
+# rmc_status rmc_index(rmc_model *model, rmc_node vec, int64_t i, rmc_node *out);
+_bind("rmc_index", _status, _model_p, _node, c_int64, POINTER(_node))
 # rmc_status rmc_matvec(rmc_model *model, rmc_node matrix, rmc_node vec, rmc_node *out);
 _bind("rmc_matvec", _status, _model_p, _node, _node, POINTER(_node))
 # rmc_status rmc_tilde(rmc_model *model, rmc_dist dist, rmc_node value, int32_t nargs,

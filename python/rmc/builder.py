@@ -1,10 +1,11 @@
 """ModelBuilder records a model as plain node records; Model replays them into C.
 
 A record is a JSON-able dict: ``{"op": kind, "inputs": [record indexes], ...attributes}``.
-The kinds are ``param``, ``data``, ``const``, ``const_vector``, ``index`` (a fixed
-integer index vector, bound as hidden data), ``op1``, ``op2``, ``gather``, ``matvec``,
-``tilde`` and ``deterministic``. A :class:`Model` holds a frozen copy of the records and
-the C model made from them, so a model can be saved (:meth:`Model.to_json`) and rebuilt.
+The kinds are ``param``, ``data``, ``const``, ``const_vector``, ``op1``, ``op2``,
+``gather``, ``slice`` (``begin``, ``end``), ``index`` (``i``, a scalar element),
+``matvec``, ``tilde`` and ``deterministic``. A :class:`Model` holds a frozen copy of the
+records and the C model made from them, so a model can be saved (:meth:`Model.to_json`)
+and rebuilt.
 """
 
 import copy
@@ -17,13 +18,14 @@ import numpy as np
 from . import _lib
 from ._lib import RMC_NONE, _check, lib
 from .dist import Distribution, Normal, HalfNormal, HalfCauchy, Exponential
-from .expr import Expr, as_expr, data_ref
+from .expr import Expr, as_expr, data_ref, infer_shape
 
 __all__ = ["ModelBuilder", "Model"]
 
-INDEX_PREFIX = "__rmc_index"   # hidden data fields that hold fixed index vectors
+FORMAT_VERSION = 2   # of Model.to_json files; version 1 files without index vectors load
 _BAD_NAME_CHARS = set('[],"')
-_SHARED_KINDS = {"data", "const", "const_vector", "index", "op1", "op2", "gather", "matvec"}
+_SHARED_KINDS = {"data", "const", "const_vector", "op1", "op2", "gather", "slice", "index",
+                 "matvec"}
 
 
 def _check_name(name, what):
@@ -33,8 +35,6 @@ def _check_name(name, what):
     if _BAD_NAME_CHARS & set(name) or any(ord(c) < 32 for c in name):
         raise ValueError("%s name %r must not contain brackets, commas or quotes"
                          % (what, name))
-    if name.startswith(INDEX_PREFIX):
-        raise ValueError("%s name %r is reserved" % (what, name))
 
 
 def _normalize_shape(shape, what, allow_any=False):
@@ -99,6 +99,7 @@ class ModelBuilder:
         self._keys = {}      # record key -> index, so equal leaves and ops are shared
         self._memo = {}      # id(free Expr) -> (Expr, index)
         self._names = set()  # parameter and deterministic names (one namespace, as in C)
+        self._shapes = []    # static shapes of the first records (see expr.infer_shape)
 
     # ---------------------------------------------------------------- internals
 
@@ -132,6 +133,14 @@ class ModelBuilder:
         node = self._add(expr._kind, inputs, expr._attrs)
         self._memo[id(expr)] = (expr, node)   # keeps expr alive so its id stays unique
         return node
+
+    def _shape(self, node):
+        """The static shape of record ``node`` (inputs precede it, so no recursion)."""
+        while len(self._shapes) <= node:
+            rec = self._records[len(self._shapes)]
+            inputs = [self._shapes[i] for i in rec.get("inputs", ())]
+            self._shapes.append(infer_shape(rec["op"], rec, inputs))
+        return self._shapes[node]
 
     def _expr(self, value):
         return Expr(self, self._node_of(value))
@@ -177,7 +186,8 @@ class ModelBuilder:
     def data(self, name, shape=None, dtype=float):
         """Declare a data field and return it as an expression.
 
-        ``shape`` None takes the shape from the bound array; otherwise a tuple of sizes
+        ``shape`` None takes the rank and sizes from the bound array, so one model serves
+        a scalar in one data set and a vector in another; otherwise a tuple of sizes
         (ints, -1 for "any", or names of integer data scalars). ``dtype`` is float (real
         data; integer arrays are accepted too) or int (integer data, e.g. indexes).
         """
@@ -246,7 +256,12 @@ class ModelBuilder:
 
 
 def _shape_args(shape):
-    """(ndim, int64_t *dims, const char **dim_names) arguments for a list of sizes."""
+    """(ndim, int64_t *dims, const char **dim_names) arguments for a list of sizes.
+
+    None (a data field declared without a shape) is ndim -1: rank and sizes from the data.
+    """
+    if shape is None:
+        return -1, None, None
     ndim = len(shape)
     dims = (ctypes.c_int64 * max(ndim, 1))(*[s if isinstance(s, int) else 0 for s in shape])
     if not any(isinstance(s, str) for s in shape):
@@ -259,14 +274,14 @@ def _shape_args(shape):
 class _CModel:
     """One rmc_model made by replaying records; freed when collected."""
 
-    def __init__(self, records, ranks):
+    def __init__(self, records):
         self._handle = None   # set first: __del__ must work if anything below fails
         handle = ctypes.c_void_p()
         _check(lib.rmc_model_create(ctypes.byref(handle)))
         self._handle = handle
-        self._replay(records, ranks)
+        self._replay(records)
 
-    def _replay(self, records, ranks):
+    def _replay(self, records):
         h = self._handle
         nodes = []
         for i, rec in enumerate(records):
@@ -279,17 +294,10 @@ class _CModel:
                 ndim, dims, names = _shape_args(rec["shape"])
                 st = lib.rmc_param(h, rec["name"].encode(), ndim, dims, names, lo, hi,
                                    ctypes.byref(out))
-            elif op in ("data", "index"):
-                if op == "index":
-                    name, dtype, shape = "%s%d" % (INDEX_PREFIX, i), "int", [
-                        len(rec["values"])]
-                else:
-                    name, dtype, shape = rec["name"], rec["dtype"], rec["shape"]
-                    if shape is None:
-                        shape = [-1] * ranks.get(name, 1)
-                ndim, dims, names = _shape_args(shape)
-                code = _lib.RMC_REAL if dtype == "real" else _lib.RMC_INT64
-                st = lib.rmc_data_field(h, name.encode(), code, ndim, dims, names,
+            elif op == "data":
+                ndim, dims, names = _shape_args(rec["shape"])
+                code = _lib.RMC_REAL if rec["dtype"] == "real" else _lib.RMC_INT64
+                st = lib.rmc_data_field(h, rec["name"].encode(), code, ndim, dims, names,
                                         ctypes.byref(out))
             elif op == "const":
                 st = lib.rmc_const(h, rec["value"], ctypes.byref(out))
@@ -303,6 +311,10 @@ class _CModel:
                 st = lib.rmc_op2(h, _lib.OPS[rec["fn"]], ins[0], ins[1], ctypes.byref(out))
             elif op == "gather":
                 st = lib.rmc_gather(h, ins[0], ins[1], rec["base"], ctypes.byref(out))
+            elif op == "slice":
+                st = lib.rmc_slice(h, ins[0], rec["begin"], rec["end"], ctypes.byref(out))
+            elif op == "index":
+                st = lib.rmc_index(h, ins[0], rec["i"], ctypes.byref(out))
             elif op == "matvec":
                 st = lib.rmc_matvec(h, ins[0], ins[1], ctypes.byref(out))
             elif op == "tilde":
@@ -324,17 +336,14 @@ class _CModel:
 class Model:
     """An immutable model: its node records and the C model made from them.
 
-    Make one with :meth:`ModelBuilder.build` or :meth:`Model.from_json`. Data fields
-    declared without a shape take their rank from the bound data, so the C model is
-    replayed once per distinct set of ranks and cached.
+    Make one with :meth:`ModelBuilder.build` or :meth:`Model.from_json`. The C model is
+    made once, here: data fields declared without a shape take their rank and sizes from
+    whatever data each :class:`rmc.Program` binds.
     """
 
     def __init__(self, records):
-        self._cache = {}
         self._records = tuple(copy.deepcopy(list(records)))
-        self._unsized = sorted({r["name"] for r in self._records
-                                if r["op"] == "data" and r["shape"] is None})
-        self.c_model({})   # replay once now, so builder errors show at build time
+        self._c_model = _CModel(self._records)   # builder errors show at build time
 
     # ---------------------------------------------------------------- introspection
 
@@ -364,29 +373,17 @@ class Model:
                 names.extend(s for s in (r["shape"] or ()) if isinstance(s, str))
         return list(dict.fromkeys(names))
 
-    def index_data(self):
-        """The hidden index vectors the model binds itself: {name: int64 array}."""
-        return {"%s%d" % (INDEX_PREFIX, i): np.asarray(r["values"], dtype=np.int64)
-                for i, r in enumerate(self._records) if r["op"] == "index"}
-
     # ---------------------------------------------------------------- C side
 
-    def c_model(self, data):
-        """The C model (a ``_CModel``) for data with these fields' ranks."""
-        ranks = {}
-        for name in self._unsized:
-            if name in data:
-                ranks[name] = int(np.ndim(data[name]))
-        key = tuple(sorted(ranks.items()))
-        if key not in self._cache:
-            self._cache[key] = _CModel(self._records, ranks)
-        return self._cache[key]
+    def c_model(self):
+        """The C model (a ``_CModel``), shared by every program made from this model."""
+        return self._c_model
 
     # ---------------------------------------------------------------- files
 
     def to_json(self):
         """The model as JSON text (``Model.from_json`` reads it back)."""
-        return json.dumps({"format": "rmc-model", "version": 1,
+        return json.dumps({"format": "rmc-model", "version": FORMAT_VERSION,
                            "records": list(self._records)}, indent=1)
 
     @classmethod
@@ -395,6 +392,13 @@ class Model:
         doc = json.loads(text)
         if doc.get("format") != "rmc-model":
             raise ValueError("not an rmc model file")
+        version = doc.get("version")
+        if version not in (1, FORMAT_VERSION):
+            raise ValueError("rmc model file version %r is not supported (this rmc reads "
+                             "versions 1 and %d)" % (version, FORMAT_VERSION))
+        if version == 1 and any(r.get("op") == "index" for r in doc["records"]):
+            raise ValueError("this version 1 model file indexes with fixed index vectors, "
+                             "which rmc no longer records; build the model again")
         return cls(doc["records"])
 
     def __repr__(self):

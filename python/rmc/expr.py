@@ -23,7 +23,8 @@ class Expr:
     """A node of a model graph, or a free expression waiting for a builder.
 
     Arithmetic (``+ - * / **``, unary ``-``) and ``@`` (data matrix times vector) build new
-    expressions; ``vec[idx]`` gathers elements (see :meth:`__getitem__`).
+    expressions; ``vec[i]``, ``vec[a:b]`` and ``vec[idx]`` pick elements (see
+    :meth:`__getitem__`).
     """
 
     # Make numpy defer to our reflected operators: np.ones(3) * beta is an Expr, not an
@@ -111,31 +112,36 @@ class Expr:
         return matvec(other, self)
 
     def __getitem__(self, idx):
-        """Elements of a vector.
+        """Elements of a vector, zero-based.
 
-        - an integer ``i`` (zero-based): the scalar element ``i``;
-        - a list or integer numpy array, or a slice with explicit non-negative bounds:
-          a vector of those elements;
+        - an integer ``i``: the scalar element ``i``;
+        - a slice ``v[a:b]`` (step 1): the vector of elements ``a`` to ``b - 1``;
         - an :class:`Expr` of integer data, or a string naming integer data: a gather by
           that zero-based index vector (use :func:`rmc.gather` with ``base=1`` for
           one-based indexes, as in Stan data).
+
+        Negative indexes and open or negative slice bounds (``v[-1]``, ``v[2:]``) count
+        from the end, so they need a length known when the model is built (a parameter
+        of fixed size, a constant vector, data declared with a fixed shape); otherwise
+        IndexError asks for explicit bounds. Other ranges are checked when data are bound.
+        A fixed list of indexes is integer data: bind it and index by its name.
         """
         if isinstance(idx, (str, Expr)):
             return gather(self, idx, base=0)
         if isinstance(idx, numbers.Integral) and not isinstance(idx, bool):
-            if idx < 0:
-                raise IndexError("negative index %d: the vector length is only known once "
-                                 "data are bound; use a non-negative index" % idx)
-            return sum_(gather(self, _index_constant([int(idx)]), base=0))
+            what = "%s[%d]" % (_label(self), idx)
+            length = _vector_length(self, what, idx < 0, "use a non-negative index")
+            i = int(idx) + length if idx < 0 else int(idx)
+            if i < 0:
+                raise IndexError("%s is out of range for a vector of length %d"
+                                 % (what, length))
+            return Expr._combine("index", (self,), {"i": i})
         if isinstance(idx, slice):
-            start, stop, step = idx.start or 0, idx.stop, idx.step or 1
-            if stop is None or start < 0 or stop < 0 or step < 1:
-                raise IndexError("slices need explicit non-negative start and stop "
-                                 "(the vector length is only known once data are bound)")
-            return gather(self, _index_constant(list(range(start, stop, step))), base=0)
-        values = np.asarray(idx)
-        if values.ndim == 1 and values.dtype.kind in "iu":
-            return gather(self, _index_constant(values.tolist()), base=0)
+            return _slice(self, idx)
+        if isinstance(idx, (list, np.ndarray)):
+            raise TypeError("indexing by a fixed list of indexes is not supported: bind the "
+                            "indexes as integer data and index by its name (v[\"idx\"]), or "
+                            "use rmc.gather")
         raise TypeError("cannot index an expression with %r" % (idx,))
 
     def __bool__(self):
@@ -154,13 +160,106 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _index_constant(values):
-    """A free expression for a fixed zero-based index vector (bound as hidden int data)."""
-    if not values:
-        raise IndexError("empty index")
-    if min(values) < 0:
-        raise IndexError("negative indexes are not supported")
-    return Expr(kind="index", attrs={"values": [int(v) for v in values]})
+def _merge_shapes(a, b):
+    """The static shape of an elementwise op on operands of static shapes a and b."""
+    if a == ():
+        return b
+    if b == ():
+        return a
+    if a is None or b is None:   # a scalar or an array shaped like the other operand
+        return b if a is None else a
+    if len(a) != len(b):
+        return None   # a shape error, reported when data are bound
+    return tuple(x if x is not None else y for x, y in zip(a, b))
+
+
+def infer_shape(kind, attrs, inputs):
+    """The shape of a node known before data are bound.
+
+    ``inputs`` are the static shapes of its inputs. A shape is a tuple of sizes, ``None``
+    for a size only data give; the result is ``None`` when even the rank is unknown
+    (a data field declared without a shape, and what is computed from it).
+    """
+    if kind == "param":
+        return tuple(s if isinstance(s, int) else None for s in attrs["shape"])
+    if kind == "data":
+        if attrs["shape"] is None:
+            return None
+        return tuple(s if isinstance(s, int) and s > 0 else None for s in attrs["shape"])
+    if kind in ("const", "index"):
+        return ()
+    if kind == "const_vector":
+        return (len(attrs["values"]),)
+    if kind == "slice":
+        return (attrs["end"] - attrs["begin"],)
+    if kind == "op1":
+        return () if attrs["fn"] == "sum" else inputs[0]
+    if kind == "op2":
+        return () if attrs["fn"] == "dot" else _merge_shapes(inputs[0], inputs[1])
+    if kind == "gather":
+        index = inputs[1]
+        return (index[0] if index is not None and len(index) == 1 else None,)
+    if kind == "matvec":
+        matrix = inputs[0]
+        return (matrix[0] if matrix is not None and len(matrix) == 2 else None,)
+    return None
+
+
+def static_shape(expr):
+    """The shape of an expression known before data are bound (see :func:`infer_shape`)."""
+    if expr._builder is not None:
+        return expr._builder._shape(expr._node)
+    return infer_shape(expr._kind, expr._attrs, [static_shape(e) for e in expr._inputs])
+
+
+def _label(expr):
+    """A name for an expression in messages: its parameter or data name, else "v"."""
+    attrs = expr._builder._records[expr._node] if expr._builder is not None else expr._attrs
+    return attrs.get("name") or "v"
+
+
+def _vector_length(vec, what, needed, hint):
+    """The length of vec if known now; checks that vec is not known to be a non-vector.
+
+    With ``needed`` true an unknown length is an IndexError saying what needs it, and
+    ``hint`` what to write instead.
+    """
+    shape = static_shape(vec)
+    if shape is not None and len(shape) != 1:
+        raise IndexError("%s: only vectors can be indexed, this is a %s"
+                         % (what, "scalar" if not shape else "matrix"))
+    if shape is None or shape[0] is None:
+        if needed:
+            raise IndexError("%s needs the vector's length, which is only known once data "
+                             "are bound; %s" % (what, hint))
+        return None
+    return shape[0]
+
+
+def _slice(vec, idx):
+    """``vec[start:stop]`` as a slice node; open and negative bounds need the length."""
+    start, stop = idx.start, idx.stop
+    parts = (start, stop) if idx.step is None else (start, stop, idx.step)
+    what = "%s[%s]" % (_label(vec), ":".join("" if x is None else str(x) for x in parts))
+    for bound in (start, stop, idx.step):
+        if bound is not None and not (isinstance(bound, numbers.Integral)
+                                      and not isinstance(bound, bool)):
+            raise TypeError("%s: slice bounds must be integers, got %r" % (what, bound))
+    if idx.step not in (None, 1):
+        raise IndexError("%s: slices need step 1; for other patterns bind the indexes as "
+                         "integer data and gather with them" % what)
+    start = 0 if start is None else int(start)
+    needed = start < 0 or stop is None or stop < 0
+    length = _vector_length(vec, what, needed, "give explicit non-negative bounds")
+    if stop is None:
+        stop = length
+    begin = start + length if start < 0 else start
+    end = int(stop) + length if stop < 0 else int(stop)
+    if begin < 0 or end < 0:
+        raise IndexError("%s is out of range for a vector of length %d" % (what, length))
+    if end <= begin:
+        raise IndexError("%s is empty" % what)
+    return Expr._combine("slice", (vec,), {"begin": begin, "end": end})
 
 
 def data_ref(name, dtype="real", shape=None):
@@ -263,7 +362,7 @@ def gather(vec, index, base=0):
         raise ValueError("gather: base must be 0 or 1, got %r" % (base,))
     if isinstance(index, str):
         index = data_ref(index, dtype="int", shape=(-1,))
-    if not isinstance(index, Expr) or index._kind not in ("data", "index", None):
+    if not isinstance(index, Expr) or index._kind not in ("data", None):
         raise TypeError("gather: the index must be integer data (a name or a data "
                         "expression), got %r" % (index,))
     return Expr._combine("gather", (vec, index), {"base": int(base)})

@@ -75,18 +75,12 @@ class Program:
                             % type(data).__name__)
         self.model = model
 
-        index_data = model.index_data()
-        for name in index_data:
-            if name in data:
-                raise ValueError("data field name '%s' is reserved" % name)
         self._arrays = {}          # name -> numpy array: the C side points into these
         for name in model.data_names:
             if name in data:
                 self._arrays[name] = convert_data(name, data[name])
-        for name, arr in index_data.items():
-            self._arrays[name] = (arr, _lib.RMC_INT64)
 
-        c_model = model.c_model(data)
+        c_model = model.c_model()
         handle = ctypes.c_void_p()
         _check(lib.rmc_data_create(ctypes.byref(handle)))
         self._data_handle = handle

@@ -127,6 +127,26 @@ def test_index_in_range_runs():
     assert fit["a"].shape == (1, 10, 3)
 
 
+def test_element_index_out_of_range():
+    b = rmc.ModelBuilder()
+    v = b.param("v", shape=3, prior=rmc.Normal(0, 1))
+    b.deterministic("d", v[3])
+    with pytest.raises(rmc.RmcError, match="index 3.*outside parameter 'v' of length 3") \
+            as err:
+        rmc.Program(b.build(), {})
+    assert err.value.status == "RMC_ERR_SHAPE"
+
+
+def test_slice_out_of_range_when_bound():
+    b = rmc.ModelBuilder()
+    w = b.param("w", shape="J", prior=rmc.Normal(0, 1))
+    b.observe("y", rmc.Normal(w[1:5], 1.0))
+    model = b.build()
+    sample_quick(model, {"J": 5, "y": np.zeros(4)})
+    with pytest.raises(rmc.RmcError, match="range 1..5 is outside parameter 'w' of length 4"):
+        sample_quick(model, {"J": 4, "y": np.zeros(4)})
+
+
 def test_real_valued_index():
     with pytest.raises(rmc.RmcError, match="'g' must hold integers"):
         sample_quick(group_model(0), {"J": 3, "g": np.array([0.0, 1.0]), "y": np.zeros(2)})

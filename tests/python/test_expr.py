@@ -79,7 +79,8 @@ def ops_model():
         "neg": -t, "exp": rmc.exp(t), "log": rmc.log(p), "log1p": rmc.log1p(p),
         "sqrt": rmc.sqrt(p), "square": rmc.square(t), "sq2": t ** 2,
         "logistic": rmc.logistic(t), "sum": rmc.sum(t), "dot": rmc.dot(t, "v"),
-        "idx": t[1], "slice": t[0:2], "listidx": t[[2, 2, 0]], "gather": t["g"],
+        "idx": t[1], "slice": t[0:2], "last": t[-1], "tail": t[1:], "head": p[:-1],
+        "gather": t["g"],
         "gather1": rmc.gather(t, "g1", base=1), "matvec": rmc.matvec("M", t),
         "matmul": m @ p, "constvec": t * np.array([1.0, 2.0, 3.0]),
         "scalar_vec": t[0] * "v", "data_only": rmc.log("w") + t[2],
@@ -97,7 +98,8 @@ def expected_values(t, p, d):
         "neg": -t, "exp": np.exp(t), "log": np.log(p), "log1p": np.log1p(p),
         "sqrt": np.sqrt(p), "square": t * t, "sq2": t * t,
         "logistic": 1 / (1 + np.exp(-t)), "sum": t.sum(), "dot": t @ v,
-        "idx": t[1], "slice": t[0:2], "listidx": t[[2, 2, 0]], "gather": t[g],
+        "idx": t[1], "slice": t[0:2], "last": t[-1], "tail": t[1:], "head": p[:-1],
+        "gather": t[g],
         "gather1": t[g1 - 1], "matvec": M @ t, "matmul": M @ p,
         "constvec": t * [1.0, 2.0, 3.0], "scalar_vec": t[0] * v, "data_only": np.log(w) + t[2],
     }
@@ -124,3 +126,92 @@ def test_operation_values():
                                    err_msg=name)
     assert [v[0] for v in program.variables] == ["t", "p"] + names
     assert program.unconstrain(columns[:6]) == pytest.approx(x, rel=1e-12)
+
+
+def test_integer_indexes_are_scalar_elements():
+    b = rmc.ModelBuilder()
+    v = b.param("v", shape=4)
+    b.deterministic("second", v[1])
+    b.deterministic("last", v[-1])
+    model = b.build()
+    index = [r for r in model.records if r["op"] == "index"]
+    assert [r["i"] for r in index] == [1, 3]
+    assert model.data_names == []   # nothing bound behind the user's back
+    program = rmc.Program(model, {})
+    x = np.array([0.5, -1.5, 2.5, 4.0])
+    assert dict((name, shape) for name, shape, _ in program.variables) == {
+        "v": (4,), "second": (), "last": ()}
+    np.testing.assert_array_equal(program.constrain(x)[4:], [-1.5, 4.0])
+
+
+def test_slices_are_contiguous_ranges():
+    b = rmc.ModelBuilder()
+    v = b.param("v", shape=5)
+    w = b.param("w", shape="J")
+    for name, expr in (("mid", v[1:3]), ("tail", v[2:]), ("head", v[:-2]),
+                       ("neg", v[-3:-1]), ("sized", w[0:2]), ("const", rmc.exp(v)[1:4])):
+        b.deterministic(name, expr)
+    model = b.build()
+    slices = [(r["begin"], r["end"]) for r in model.records if r["op"] == "slice"]
+    assert slices == [(1, 3), (2, 5), (0, 3), (2, 4), (0, 2), (1, 4)]
+    program = rmc.Program(model, {"J": 3})
+    x = np.arange(8.0) / 4 - 1
+    columns = program.constrain(x)
+    got = {name: columns[first:first + int(np.prod(shape))]
+           for name, shape, first in program.variables}
+    v, w = x[:5], x[5:]
+    for name, want in (("mid", v[1:3]), ("tail", v[2:]), ("head", v[:-2]),
+                       ("neg", v[-3:-1]), ("sized", w[0:2]), ("const", np.exp(v)[1:4])):
+        np.testing.assert_allclose(got[name], want, rtol=1e-15, err_msg=name)
+
+
+def test_negative_indexes_need_a_known_length():
+    b = rmc.ModelBuilder()
+    w = b.param("w", shape="J")
+    b.param("s")
+    with pytest.raises(IndexError, match=r"w\[-1\] needs the vector's length.*non-negative"):
+        w[-1]
+    with pytest.raises(IndexError, match=r"w\[2:\] needs the vector's length.*bounds"):
+        w[2:]
+    with pytest.raises(IndexError, match="explicit non-negative bounds"):
+        rmc.log("x")[-3:-1]
+    w[0], w[2:5], rmc.log("x")[1:2]   # explicit bounds are checked when data are bound
+    # Declared sizes are known lengths.
+    assert b.data("d", shape=(6,))[-2:]._builder is b
+    assert (np.ones(3) + w)[-1]._builder is b
+    v = b.param("v", shape=3)
+    with pytest.raises(IndexError, match=r"v\[-4\] is out of range.*length 3"):
+        v[-4]
+    with pytest.raises(IndexError, match="empty"):
+        v[2:1]
+
+
+def test_unsupported_indexes():
+    b = rmc.ModelBuilder()
+    v = b.param("v", shape=4)
+    with pytest.raises(IndexError, match="step 1"):
+        v[0:4:2]
+    with pytest.raises(TypeError, match="integer data"):
+        v[[2, 0]]
+    with pytest.raises(TypeError, match="integer data"):
+        v[np.array([1, 2])]
+    with pytest.raises(IndexError, match="scalar"):
+        b.param("s")[0]
+    with pytest.raises(IndexError, match="matrix"):
+        b.param("m", shape=(2, 2))[1]
+
+
+def test_index_records_survive_json():
+    b = rmc.ModelBuilder()
+    v = b.param("v", shape=3, prior=rmc.Normal(0, 1))
+    b.deterministic("d", v[-1] + rmc.sum(v[0:2]))
+    model = b.build()
+    again = rmc.Model.from_json(model.to_json())
+    assert again.records == model.records
+    x = np.array([0.1, 0.2, 0.3])
+    np.testing.assert_array_equal(rmc.Program(again, {}).constrain(x),
+                                  rmc.Program(model, {}).constrain(x))
+    old = {"format": "rmc-model", "version": 1,
+           "records": [{"op": "index", "values": [0]}]}
+    with pytest.raises(ValueError, match="index vectors"):
+        rmc.Model.from_json(json.dumps(old))

@@ -129,3 +129,32 @@ def test_outside_support_is_minus_infinity():
     b.tilde(x, rmc.Uniform(-2, -1))
     lp, _ = rmc.logp_grad(b.build(), {}, np.array([0.5]))
     assert lp == -math.inf
+
+
+def test_slice_value_and_gradient():
+    # y ~ Normal(v[1:3], 0.5) with v ~ Normal(0, 1): only v[1] and v[2] meet the data.
+    b = rmc.ModelBuilder()
+    v = b.param("v", shape=4, prior=rmc.Normal(0.0, 1.0))
+    b.observe("y", rmc.Normal(v[1:3], 0.5))
+    model = b.build()
+    data = {"y": np.array([0.3, -0.8])}
+
+    def reference(x):
+        return -0.5 * np.sum(x ** 2) - 0.5 * np.sum(((data["y"] - x[1:3]) / 0.5) ** 2)
+
+    rng = np.random.default_rng(3)
+    h = 1e-6
+    lps, refs = [], []
+    for _ in range(3):
+        x = rng.normal(size=4)
+        lp, grad = rmc.logp_grad(model, data, x)
+        lps.append(lp)
+        refs.append(reference(x))
+        fd = np.array([(rmc.logp_grad(model, data, x + e)[0]
+                        - rmc.logp_grad(model, data, x - e)[0]) / (2 * h)
+                       for e in np.eye(4) * h])
+        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-7)
+        want = -x.copy()
+        want[1:3] += (data["y"] - x[1:3]) / 0.25
+        np.testing.assert_allclose(grad, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.diff(lps), np.diff(refs), rtol=1e-12)

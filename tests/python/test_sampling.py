@@ -187,6 +187,26 @@ def test_model_json_round_trip():
     np.testing.assert_array_equal(a.values, b.values)
 
 
+def test_one_model_serves_data_of_any_rank_and_length():
+    # "x" is declared without a shape: a scalar in one data set, a vector of another
+    # length in the next, with the same Model and the one C model it built.
+    b = rmc.ModelBuilder()
+    beta = b.normal_prior("beta", 0.0, 1.0)
+    b.observe("y", rmc.Normal(beta * "x", 1.0))
+    model = b.build()
+    c_model = model.c_model()
+    scalar = {"x": 2.0, "y": np.array([1.0, 3.0, 2.5, 1.5, 2.0])}
+    vector = {"x": np.linspace(-1, 1, 8), "y": np.linspace(-2, 2, 8)}
+    for data in (scalar, vector, scalar):
+        lp = rmc.logp_grad(model, data, np.array([[0.0], [0.7]]))[0]
+        ref = [-0.5 * t * t - 0.5 * np.sum((data["y"] - t * data["x"]) ** 2) for t in (0, 0.7)]
+        assert lp[1] - lp[0] == pytest.approx(ref[1] - ref[0], rel=1e-12)
+        fit = rmc.sample(model, data, chains=2, draws=200, warmup=200, seed=4)
+        x = np.broadcast_to(data["x"], data["y"].shape)
+        assert abs(fit.mean()["beta"] - x @ data["y"] / (x @ x + 1)) < 0.2
+    assert model.c_model() is c_model
+
+
 def test_data_conversion_keeps_arrays_and_accepts_lists():
     b = rmc.ModelBuilder()
     beta = b.normal_prior("beta", 0.0, 1.0)
