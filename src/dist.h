@@ -10,6 +10,7 @@
 #ifndef RMC_DIST_H
 #define RMC_DIST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct inst;
@@ -40,6 +41,11 @@ struct dist_info {
     int32_t support;   /* enum support                        */
     int32_t discrete;  /* the value must be data              */
     double (*lpdf)(const struct dist_call *c);
+    /* NULL for elementwise distributions (each argument a scalar or the value's shape);
+     * else checks the shapes of shp[0] (value) and shp[1..nargs] (arguments) and writes a
+     * message naming the mismatch into why, returning non-zero when they do not fit. Used
+     * by multivariate distributions (a vector value against a matrix argument, ...). */
+    int (*check_shapes)(const struct inst *const *shp, char *why, size_t cap);
 };
 
 /* The registry row of a distribution, or NULL for an unknown one. */

@@ -9,6 +9,7 @@
 #include "model.h"
 #include "ops.h"
 #include "program.h"
+#include "transform.h"
 #include "util.h"
 
 static const double *value_of(const rmc_program *p, const struct workspace *ws, int32_t id)
@@ -23,79 +24,6 @@ static double *adjoint_of(const rmc_program *p, const struct workspace *ws, int3
     const struct inst *in = &p->inst[id];
 
     return in->dynamic ? ws->adj + in->off : NULL;
-}
-
-/* Constrain a parameter block; returns its log-Jacobian. */
-static double param_forward(const struct inst *in, const double *x, double *v)
-{
-    const double *u = x + in->xoff;
-    double logj = 0.0;
-
-    switch (in->bound) {
-    case BOUND_NONE:
-        memcpy(v, u, (size_t)in->n * sizeof *v);
-        break;
-    case BOUND_LOWER:
-        for (int64_t i = 0; i < in->n; i++) {
-            v[i] = in->lo + exp(u[i]);
-            logj += u[i];
-        }
-        break;
-    case BOUND_UPPER:
-        for (int64_t i = 0; i < in->n; i++) {
-            v[i] = in->hi - exp(u[i]);
-            logj += u[i];
-        }
-        break;
-    case BOUND_BOTH: {
-        const double w = in->hi - in->lo;
-
-        for (int64_t i = 0; i < in->n; i++) {
-            /* log s + log(1 - s) = -|u| - 2 log1p(exp(-|u|)), stable for large |u| */
-            double e = exp(-fabs(u[i]));
-            double s = u[i] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-
-            v[i] = in->lo + w * s;
-            if (v[i] >= in->hi)
-                v[i] = nextafter(in->hi, in->lo);
-            logj += log(w) - fabs(u[i]) - 2.0 * log1p(e);
-        }
-        break;
-    }
-    }
-    return logj;
-}
-
-static void param_backward(const struct inst *in, const double *x, const double *v,
-                           const double *gv, double *grad)
-{
-    const double *u = x + in->xoff;
-    double *g = grad + in->xoff;
-
-    switch (in->bound) {
-    case BOUND_NONE:
-        memcpy(g, gv, (size_t)in->n * sizeof *g);
-        break;
-    case BOUND_LOWER:
-        for (int64_t i = 0; i < in->n; i++)
-            g[i] = gv[i] * (v[i] - in->lo) + 1.0;
-        break;
-    case BOUND_UPPER:
-        for (int64_t i = 0; i < in->n; i++)
-            g[i] = -gv[i] * (in->hi - v[i]) + 1.0;
-        break;
-    case BOUND_BOTH: {
-        const double w = in->hi - in->lo;
-
-        for (int64_t i = 0; i < in->n; i++) {
-            double e = exp(-fabs(u[i]));
-            double s = u[i] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-
-            g[i] = gv[i] * w * s * (1.0 - s) + 1.0 - 2.0 * s;
-        }
-        break;
-    }
-    }
 }
 
 static void matvec_forward(const struct inst *in, const double *m, const double *v, double *o)
@@ -122,7 +50,7 @@ static double forward_one(const rmc_program *p, struct workspace *ws, const doub
 
     switch (in->kind) {
     case NODE_PARAM:
-        return param_forward(in, x, o);
+        return transform_forward(in, x, o);
     case NODE_OP1:
         op_forward(in->op, p->inst[in->in[0]].n, value_of(p, ws, in->in[0]), 1, NULL, 0, o);
         return 0.0;
@@ -213,7 +141,7 @@ static void backward(const rmc_program *p, struct workspace *ws, const double *x
 
         switch (in->kind) {
         case NODE_PARAM:
-            param_backward(in, x, o, go, grad);
+            transform_backward(in, x, o, go, grad);
             break;
         case NODE_OP1:
             op_backward(in->op, p->inst[in->in[0]].n, value_of(p, ws, in->in[0]), 1,

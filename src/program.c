@@ -12,6 +12,7 @@
 #include "data.h"
 #include "dist.h"
 #include "ops.h"
+#include "transform.h"
 #include "model.h"
 #include "util.h"
 
@@ -115,7 +116,6 @@ static rmc_status compile_param(struct compiler *c, int32_t id)
         return rmc_fail(RMC_ERR_SHAPE, "parameter '%s' has no elements", nd->name);
     in->dynamic = 1;
     in->xoff = c->p->dim;
-    c->p->dim += in->n;
 
     /* Bounds: data-only scalars for now. TODO: expression bounds (GARCH's beta < 1 - alpha)
      * need the bound's value and adjoint inside the transform. */
@@ -144,6 +144,7 @@ static rmc_status compile_param(struct compiler *c, int32_t id)
     if (in->bound == BOUND_BOTH && !(in->lo < in->hi))
         return rmc_fail(RMC_ERR_MODEL, "parameter '%s': lower bound %g is not below upper %g",
                         nd->name, in->lo, in->hi);
+    c->p->dim += transform_free_dim(in);
     return RMC_OK;
 }
 
@@ -456,7 +457,17 @@ static rmc_status compile_tilde(struct compiler *c, int32_t id)
         return RMC_OK;
     }
 
-    for (int32_t k = 1; k < nd->nin; k++) {
+    if (dist_info(nd->op)->check_shapes) {
+        const struct inst *shp[4];
+        char why[256];
+
+        for (int32_t k = 0; k < nd->nin; k++)
+            shp[k] = &c->p->inst[nd->in[k]];
+        if (dist_info(nd->op)->check_shapes(shp, why, sizeof why))
+            return rmc_fail(RMC_ERR_SHAPE, "%s(%s): %s", dist_info(nd->op)->name,
+                            describe(c, nd->in[0], d1, sizeof d1), why);
+    }
+    for (int32_t k = 1; k < nd->nin && !dist_info(nd->op)->check_shapes; k++) {
         const struct inst *a = &c->p->inst[nd->in[k]];
 
         if (a->n != 1 && (a->ndim != v->ndim || a->n != v->n)) {
@@ -881,28 +892,15 @@ rmc_status rmc_program_unconstrain(const rmc_program *p, const double *params, d
     for (int32_t v = 0; v < p->n_vars; v++) {
         const struct out_var *ov = &p->vars[v];
         const struct inst *in = &p->inst[ov->inst];
+        int64_t bad;
 
         if (in->kind != NODE_PARAM)
             continue;
-        for (int64_t i = 0; i < in->n; i++) {
-            double y = params[ov->first + i], u;
-
-            switch (in->bound) {
-            case BOUND_LOWER: u = log(y - in->lo); break;
-            case BOUND_UPPER: u = log(in->hi - y); break;
-            case BOUND_BOTH: {
-                double s = (y - in->lo) / (in->hi - in->lo);
-
-                u = log(s) - log1p(-s);
-                break;
-            }
-            default: u = y; break;
-            }
-            if (!isfinite(u))
-                return rmc_fail(RMC_ERR_ARGUMENT, "value %g of %s is outside its bounds "
-                                "[%g, %g]", y, p->columns[ov->first + i], in->lo, in->hi);
-            x[in->xoff + i] = u;
-        }
+        bad = transform_inverse(in, params + ov->first, x);
+        if (bad >= 0)
+            return rmc_fail(RMC_ERR_ARGUMENT, "value %g of %s is outside its support (bounds "
+                            "[%g, %g])", params[ov->first + bad],
+                            p->columns[ov->first + bad], in->lo, in->hi);
     }
     return RMC_OK;
 }
