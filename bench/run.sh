@@ -78,5 +78,22 @@ export RMC_LIBRARY
 run_section "Python quick-start (quickstart_time.py)" \
     "${PYTHON:-python3}" "$root/bench/quickstart_time.py"
 
+# Optional, and long (it compiles every posterior in Stan, PyMC and nutpie): the
+# side-by-side comparison, with the library built above. It writes its own
+# bench/RESULTS-compare.md; see bench/README.md. RMC_BENCH_COMPARE_ARGS passes options on.
+if [ "${RMC_BENCH_COMPARE:-0}" != 0 ]; then
+    echo "== rmc against Stan, PyMC and nutpie (bench/compare/run.py)"
+    status=0
+    # shellcheck disable=SC2086
+    "${PYTHON:-python3}" "$root/bench/compare/run.py" ${RMC_BENCH_COMPARE_ARGS:-} || status=$?
+    {
+        echo "## rmc against Stan, PyMC and nutpie"
+        echo
+        echo "See \`bench/RESULTS-compare.md\` (exit status $status)."
+        echo
+    } >>"$results"
+    [ "$status" -eq 0 ] || failed=1
+fi
+
 echo "wrote $results"
 exit "$failed"

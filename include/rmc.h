@@ -152,6 +152,28 @@ typedef enum rmc_dist {
     RMC_DIST_EXPONENTIAL,    /* (rate)                                         */
     RMC_DIST_BERNOULLI,      /* (p); value in {0, 1}                            */
     RMC_DIST_BERNOULLI_LOGIT,/* (logit p); value in {0, 1}                      */
+    RMC_DIST_GAMMA,          /* (alpha shape, beta rate); value > 0              */
+    RMC_DIST_INV_GAMMA,      /* (alpha shape, beta scale); value > 0             */
+    RMC_DIST_LOGNORMAL,      /* (mu, sigma) of log value; value > 0              */
+    RMC_DIST_BETA,           /* (a, b); value in (0, 1)                          */
+    RMC_DIST_LAPLACE,        /* (mu, scale)                                      */
+    RMC_DIST_LOGISTIC,       /* (mu, scale)                                      */
+    RMC_DIST_WEIBULL,        /* (alpha shape, sigma scale); value > 0            */
+    RMC_DIST_HALF_STUDENT_T, /* (nu, sigma); value >= 0                          */
+    RMC_DIST_BINOMIAL,       /* (N trials, p); integer data value in 0..N        */
+    RMC_DIST_BINOMIAL_LOGIT, /* (N trials, logit p); integer data value in 0..N  */
+    RMC_DIST_POISSON,        /* (lambda rate); integer data value >= 0           */
+    RMC_DIST_POISSON_LOG,    /* (log rate); integer data value >= 0              */
+    RMC_DIST_NEG_BINOMIAL_2, /* (mu mean, phi); var mu + mu^2/phi; integer data >= 0 */
+    RMC_DIST_NEG_BINOMIAL_2_LOG, /* (eta log mean, phi); integer data value >= 0  */
+    RMC_DIST_CATEGORICAL_LOGIT,  /* (logits: vector[K] or matrix[N, K]); integer data
+                                  * scalar or vector[N] in 1..K                   */
+    RMC_DIST_MULTI_NORMAL_CHOLESKY, /* (mu vector[K], L lower Cholesky factor of the
+                                     * covariance, K x K); value vector[K] or N x K rows */
+    RMC_DIST_DIRICHLET,      /* (alpha vector[K]); value vector[K] on the simplex, or
+                              * N x K rows, each on the simplex                   */
+    RMC_DIST_LKJ_CORR_CHOLESKY, /* (eta); value K x K Cholesky factor of a correlation
+                                 * matrix                                          */
     RMC_DIST_COUNT
 } rmc_dist;
 
@@ -173,11 +195,48 @@ RMC_API const char *rmc_model_error(const rmc_model *model);
  * array has". dims and dim_names may be NULL when ndim is 0; dim_names may be NULL.
  */
 
-/* A parameter. lower and upper are bound nodes (constants for now) or RMC_NONE.
- * Without a distribution statement on it, a parameter has a flat prior on its range. */
+/* A parameter. lower and upper are bound nodes or RMC_NONE. A bound is any earlier node:
+ * a constant, data, or an expression of other parameters (GARCH's beta1 < 1 - alpha1), and
+ * either a scalar or an array of the parameter's shape. The map to the bounded range is
+ * lower + exp(u), upper - exp(u) or lower + (upper - lower) logistic(u), its log-Jacobian
+ * is part of the density, and its derivative reaches the bound's own parameters. A bound
+ * on data only must be finite (and lower below upper) when data are bound; a bound that
+ * depends on parameters is checked at each evaluation, and a point where it fails has log
+ * density -inf. Without a distribution statement on it, a parameter has a flat prior on
+ * its range. */
 RMC_API rmc_status rmc_param(rmc_model *model, const char *name, int32_t ndim,
                              const int64_t *dims, const char *const *dim_names,
                              rmc_node lower, rmc_node upper, rmc_node *out);
+
+/* Constrained parameter shapes. Each maps free coordinates u onto its set; the declared
+ * shape is the constrained one, and the sampler moves the free coordinates. Constrained
+ * values in the draws and in rmc_program_unconstrain() are those of the declared shape. */
+typedef enum rmc_transform {
+    RMC_TRANSFORM_NONE = 0,       /* unconstrained: rmc_param without bounds              */
+    /* vector[K], K free: x[1] = u[1], x[k] = x[k-1] + exp(u[k]); strictly increasing     */
+    RMC_TRANSFORM_ORDERED,
+    /* vector[K], K free: x[1] = exp(u[1]), x[k] = x[k-1] + exp(u[k]); positive, increasing */
+    RMC_TRANSFORM_POSITIVE_ORDERED,
+    /* vector[K], K >= 2, K - 1 free: positive elements summing to 1, by stick-breaking
+     * (Stan's): z[k] = logistic(u[k] - log(K - k)), x[k] = z[k] (1 - x[1] - ... - x[k-1]),
+     * x[K] the rest; u = 0 is the uniform simplex                                       */
+    RMC_TRANSFORM_SIMPLEX,
+    /* matrix[K, K], K >= 2, K (K - 1) / 2 free (row by row over the strict lower
+     * triangle): the Cholesky factor L of a correlation matrix, lower triangular with
+     * rows of unit norm and a positive diagonal, from canonical partial correlations
+     * tanh(u) (as in Stan). Densities on L are with respect to its strict lower triangle,
+     * the convention of Stan's lkj_corr_cholesky: with no statement on it, L is uniform
+     * in that measure (for K = 2, the correlation is uniform on (-1, 1); for K > 2 this
+     * is not LKJ(1), which needs the LKJ density on L).                                 */
+    RMC_TRANSFORM_CHOLESKY_CORR,
+} rmc_transform;
+
+/* A parameter of a constrained shape (see rmc_transform). dims and dim_names as for
+ * rmc_param; ndim is 1 for the vector transforms and 2, with equal sizes, for
+ * RMC_TRANSFORM_CHOLESKY_CORR. Such a parameter takes no bounds. */
+RMC_API rmc_status rmc_param_transform(rmc_model *model, const char *name, int32_t ndim,
+                                       const int64_t *dims, const char *const *dim_names,
+                                       rmc_transform transform, rmc_node *out);
 
 /* A data field, read from the bound data set under this name. ndim -1 takes the rank and
  * sizes from the bound array, whatever they are. dtype RMC_REAL accepts
@@ -211,8 +270,65 @@ RMC_API rmc_status rmc_slice(rmc_model *model, rmc_node vec, int64_t begin, int6
                              rmc_node *out);
 RMC_API rmc_status rmc_index(rmc_model *model, rmc_node vec, int64_t i, rmc_node *out);
 
-/* out = matrix * vec, for a data matrix (rows x cols) and a vector of length cols. */
+/* out = matrix * vec, for a matrix (rows x cols) and a vector of length cols. Either may
+ * be data or depend on parameters. */
 RMC_API rmc_status rmc_matvec(rmc_model *model, rmc_node matrix, rmc_node vec, rmc_node *out);
+
+/*
+ * Vectors and matrices. Matrices are row-major; indexes are zero-based. Every operand may
+ * be data or depend on parameters unless said otherwise. Shapes are checked at bind time,
+ * and a mismatch is an RMC_ERR_SHAPE naming the node and its operands' shapes.
+ */
+
+/* out = vec^T * matrix: a vector of length cols, for vec of length rows. */
+RMC_API rmc_status rmc_vecmat(rmc_model *model, rmc_node vec, rmc_node matrix, rmc_node *out);
+
+/* out = a * b, the matrix product of a (rows x inner) and b (inner x cols). */
+RMC_API rmc_status rmc_matmul(rmc_model *model, rmc_node a, rmc_node b, rmc_node *out);
+
+/* out = matrix^T. */
+RMC_API rmc_status rmc_transpose(rmc_model *model, rmc_node matrix, rmc_node *out);
+
+/* Row i (a vector of length cols) or column j (length rows) of a matrix. */
+RMC_API rmc_status rmc_row(rmc_model *model, rmc_node matrix, int64_t i, rmc_node *out);
+RMC_API rmc_status rmc_col(rmc_model *model, rmc_node matrix, int64_t j, rmc_node *out);
+
+/* out = vec[first : n - last]: the vector without its first `first` and last `last`
+ * elements, for a length n known only at bind time. With last = k this is the lag of an
+ * AR(k) term (vec[t - k] for t = k .. n - 1), and first = k gives the values it predicts;
+ * at least one element must remain. */
+RMC_API rmc_status rmc_drop(rmc_model *model, rmc_node vec, int64_t first, int64_t last,
+                            rmc_node *out);
+
+/* out = [a, b]: two vectors (or scalars) joined into one vector. */
+RMC_API rmc_status rmc_concat(rmc_model *model, rmc_node a, rmc_node b, rmc_node *out);
+
+/* out[r, c] = vec[r] * matrix[r, c], i.e. diag(vec) * matrix: the Cholesky factor of a
+ * covariance from scales vec and a correlation factor (Stan's diag_pre_multiply). */
+RMC_API rmc_status rmc_diag_pre_multiply(rmc_model *model, rmc_node vec, rmc_node matrix,
+                                         rmc_node *out);
+
+/* The lower-triangular Cholesky factor L (L L^T = matrix, positive diagonal, zeros above)
+ * of a symmetric positive-definite matrix. Only the lower triangle of the input is read.
+ * A data-only input must be symmetric and positive definite at bind time (else
+ * RMC_ERR_DATA naming the node); an input that depends on parameters and is not positive
+ * definite at some point gives that point a log density of -inf, so the sampler rejects
+ * it. */
+RMC_API rmc_status rmc_cholesky(rmc_model *model, rmc_node matrix, rmc_node *out);
+
+/* out = L \ b, the solution x of L x = b by forward substitution, for a lower-triangular
+ * L (K x K; its upper triangle is not read) and b a vector of K or a matrix of K rows. A
+ * zero on the diagonal is a bind-time error for data and a log density of -inf
+ * otherwise. */
+RMC_API rmc_status rmc_tri_solve(rmc_model *model, rmc_node lower, rmc_node b, rmc_node *out);
+
+/* The exponentiated-quadratic covariance over the points of a data vector x (length N):
+ * out[i, j] = alpha^2 exp(-(x[i] - x[j])^2 / (2 rho^2)), plus delta on the diagonal (a
+ * jitter, >= 0, that keeps the matrix numerically positive definite). alpha and rho are
+ * scalars, usually parameters; x must be data (TODO: inputs that depend on parameters
+ * need the derivative in x, which no model has asked for yet). */
+RMC_API rmc_status rmc_cov_exp_quad(rmc_model *model, rmc_node x, rmc_node alpha, rmc_node rho,
+                                    double delta, rmc_node *out);
 
 /* Add "value ~ dist(args...)" to the log density. value may be a parameter, an
  * expression of parameters, or data (a likelihood). Each argument broadcasts: a scalar
@@ -228,6 +344,23 @@ RMC_API rmc_status rmc_lpdf(rmc_model *model, rmc_dist dist, rmc_node value, int
 
 /* Add sum(node) to the log density (Stan's `target +=`). */
 RMC_API rmc_status rmc_target(rmc_model *model, rmc_node node);
+
+/* A recurrence (scan): state[t] = step(state[t-1], rows t of the sequences), t = 1..T,
+ * with state[0] = init, as for GARCH volatilities, ARMA errors or an HMM's forward pass.
+ *
+ * rmc_scan_begin() returns a node for the previous state (init's shape) and, for each of
+ * up to two sequences (vectors: a scalar row; matrices: a row vector), a node for the
+ * current row. The nodes built after it form the step: any ops over those nodes and over
+ * earlier nodes (parameters, data), but no parameters, statements or deterministics.
+ * rmc_scan_end() closes the step at `next` (the new state, init's shape) and returns the
+ * states 1..T: a vector of T for a scalar state, else a T x S matrix. T is the sequences'
+ * length; without sequences it is `steps`, or the integer data scalar `steps_name`.
+ * Reverse mode runs back through the steps from values kept per step, with no allocation
+ * per step; nodes of a step cannot be used outside it. */
+RMC_API rmc_status rmc_scan_begin(rmc_model *model, rmc_node init, int32_t n_seq,
+                                  const rmc_node *seqs, rmc_node *state, rmc_node *inputs);
+RMC_API rmc_status rmc_scan_end(rmc_model *model, rmc_node next, int64_t steps,
+                                const char *steps_name, rmc_node *out);
 
 /* Record node's value in the draws under name (Stan's transformed parameters). */
 RMC_API rmc_status rmc_deterministic(rmc_model *model, const char *name, rmc_node node);
@@ -305,8 +438,9 @@ typedef enum rmc_sampler {
 } rmc_sampler;
 
 typedef enum rmc_backend {
-    RMC_BACKEND_AUTO = 0, /* the CPU backend until a GPU backend is built in     */
+    RMC_BACKEND_AUTO = 0, /* a GPU through Vulkan when one is usable, else the CPU    */
     RMC_BACKEND_CPU,
+    RMC_BACKEND_VULKAN,   /* Vulkan only: fails with RMC_ERR_BACKEND when unusable    */
 } rmc_backend;
 
 /* Progress report: iterations done over all chains, and their total. Return non-zero to
@@ -331,6 +465,10 @@ typedef struct rmc_config {
     double init_radius;     /* inits uniform in (-r, r) unconstrained, >= 0; 2        */
     const double *init;     /* NULL, or [chains][dim] unconstrained initial points    */
     int32_t init_tries;     /* random inits tried per chain before RMC_ERR_INIT; 100  */
+    int32_t device;         /* Vulkan device: 0 chooses (see "Devices" below), k > 0 is
+                             * device k - 1 of rmc_devices(); rmc_device_find() maps a
+                             * name to it. (Sits in what was padding: the layout of the
+                             * other fields is unchanged.)                           */
     rmc_progress_fn progress; /* NULL, or progress and cancellation callback          */
     void *progress_user;
     const volatile int32_t *cancel; /* NULL, or a flag: non-zero stops the run soon   */
@@ -367,8 +505,11 @@ typedef enum rmc_summary_field {
 } rmc_summary_field;
 
 /* Run the sampler. On RMC_OK or RMC_ERR_CANCELLED *out holds a fit (free it with
- * rmc_fit_free); a cancelled fit keeps every completed draw. On other errors *out is
- * NULL. Thread-safe for distinct fits. */
+ * rmc_fit_free); a cancelled fit keeps every completed draw. When the Vulkan device was
+ * asked for explicitly (RMC_BACKEND_VULKAN) and fails after sampling began (a lost device),
+ * the result is RMC_ERR_BACKEND and *out holds the fit of the draws made so far, marked
+ * cancelled; with RMC_BACKEND_AUTO the run goes on with the CPU backend instead. On other
+ * errors *out is NULL. Thread-safe for distinct fits. */
 RMC_API rmc_status rmc_sample(const rmc_program *program, const rmc_config *config,
                               rmc_fit **out);
 
@@ -393,6 +534,14 @@ RMC_API const double *rmc_fit_stats(const rmc_fit *fit);
 RMC_API rmc_status rmc_fit_adaptation(const rmc_fit *fit, int64_t chain, double *step_size,
                                       double *inv_metric);
 
+/* The backend that ran (RMC_BACKEND_CPU or RMC_BACKEND_VULKAN); the device, as
+ * "cpu (4 threads)" or "NVIDIA H200, float64"; and why that backend was used, e.g.
+ * "auto: no Vulkan driver found (...); using the CPU". Strings owned by the fit. A run that
+ * moved to the CPU midway reports RMC_BACKEND_CPU and says why. */
+RMC_API int32_t rmc_fit_backend(const rmc_fit *fit);
+RMC_API const char *rmc_fit_device(const rmc_fit *fit);
+RMC_API const char *rmc_fit_backend_reason(const rmc_fit *fit);
+
 /* Gradient evaluations over all chains, warmup included; sampling wall time in seconds. */
 RMC_API int64_t rmc_fit_num_gradients(const rmc_fit *fit);
 RMC_API double rmc_fit_seconds(const rmc_fit *fit);
@@ -404,6 +553,66 @@ RMC_API rmc_status rmc_fit_summary(const rmc_fit *fit, double *out);
 
 /* The summary as a printable table, owned by the fit, valid until it is freed. */
 RMC_API const char *rmc_fit_summary_text(rmc_fit *fit);
+
+/* ---------------------------------------------------------------- devices
+ *
+ * The Vulkan backend evaluates a whole batch of chains per dispatch on a GPU. librmc does
+ * not link against Vulkan: the loader (libvulkan.so.1) is opened at run time, so a machine
+ * without it still loads the library and samples on the CPU.
+ *
+ * Device choice: a discrete GPU, else an integrated one, else a virtual one. CPU-type
+ * devices (Mesa's lavapipe) are only used when named: by rmc_config.device, or by the
+ * RMC_VULKAN_DEVICE environment variable when that is 0. A filter (that variable, the
+ * evaluator's device argument) is an index into the list below, or a case-insensitive
+ * part of the device's name ("lavapipe" also matches llvmpipe). Evaluations use float64 where the device has shaderFloat64, else float32 (the
+ * log says so). Compiled shaders are cached under $XDG_CACHE_HOME/rmc (or ~/.cache/rmc;
+ * RMC_CACHE_DIR moves it, RMC_SPIRV_CACHE=0 turns it off). docs/VULKAN.md has the rest. */
+
+typedef enum rmc_device_type {   /* the values of VkPhysicalDeviceType */
+    RMC_DEVICE_OTHER = 0,
+    RMC_DEVICE_INTEGRATED_GPU = 1,
+    RMC_DEVICE_DISCRETE_GPU = 2,
+    RMC_DEVICE_VIRTUAL_GPU = 3,
+    RMC_DEVICE_CPU = 4,
+} rmc_device_type;
+
+typedef struct rmc_device_info {
+    int32_t index;           /* position in the list, usable as a filter              */
+    int32_t type;            /* rmc_device_type                                       */
+    char name[256];          /* as the driver reports it                              */
+    char driver[256];        /* driver name and version text, where reported          */
+    uint32_t vendor_id, device_id;
+    uint32_t api_version;    /* Vulkan version, packed as VK_MAKE_API_VERSION          */
+    int32_t float64;         /* 1: evaluations run in float64 (shaderFloat64)          */
+    int32_t automatic;       /* 1: RMC_BACKEND_AUTO may pick it without a filter (GPUs) */
+    int64_t memory;          /* bytes in its largest device-local heap                 */
+} rmc_device_info;
+
+/* Write up to capacity devices to out (may be NULL with capacity 0) and their number to
+ * *count. RMC_ERR_BACKEND, with *count = 0, when Vulkan cannot be used here: not built in,
+ * no loader, no driver; the message says which. */
+RMC_API rmc_status rmc_devices(rmc_device_info *out, int32_t capacity, int32_t *count);
+
+/* The index of the device a filter names (the best match, as the backend would choose),
+ * for rmc_config.device = index + 1. RMC_ERR_BACKEND when none does. */
+RMC_API rmc_status rmc_device_find(const char *filter, int32_t *index);
+
+/* A batched evaluator of a program on a backend, for tests, benchmarks and custom
+ * samplers: backend is RMC_BACKEND_CPU (threads: 0 for one per core), RMC_BACKEND_VULKAN
+ * (device: a filter as above, or NULL) or RMC_BACKEND_AUTO. The program must outlive it.
+ * One evaluation at a time per evaluator. */
+typedef struct rmc_evaluator rmc_evaluator;
+
+RMC_API rmc_status rmc_evaluator_create(const rmc_program *program, int32_t backend,
+                                        const char *device, int32_t threads,
+                                        rmc_evaluator **out);
+/* lp[batch] and grad[batch][dim] (grad may be NULL) at x[batch][dim], like
+ * rmc_program_logp_grad. */
+RMC_API rmc_status rmc_evaluator_logp_grad(rmc_evaluator *ev, int64_t batch, const double *x,
+                                           double *lp, double *grad);
+RMC_API int32_t rmc_evaluator_backend(const rmc_evaluator *ev);
+RMC_API const char *rmc_evaluator_device(const rmc_evaluator *ev);
+RMC_API void rmc_evaluator_free(rmc_evaluator *ev);
 
 /* ---------------------------------------------------------------- diagnostics */
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install what rmc needs to build and test, skipping whatever is already there.
-# Debian packages: compiler, CMake, cmocka (C tests), cJSON (tests read posteriordb JSON).
+# Debian packages: compiler, CMake, cmocka (C tests), cJSON (tests read posteriordb JSON),
+# clang and valgrind (scripts/sanitize.sh: sanitizers, libFuzzer, memcheck).
 # Python: numpy and pytest from PyPI for the `python3` on PATH (see README, "Python").
 set -euo pipefail
 
-debs=(build-essential cmake pkg-config libcmocka-dev libcjson-dev)
+debs=(build-essential cmake pkg-config libcmocka-dev libcjson-dev clang valgrind libvulkan-dev libvulkan-volk-dev libshaderc-dev glslc glslang-dev glslang-tools mesa-vulkan-drivers)
 missing=()
 for pkg in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
@@ -18,8 +19,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Debian's clang only recommends its sanitizer and libFuzzer runtimes (libclang-rt-N-dev):
+# ask for them by name when a fuzzer cannot be linked.
+if command -v clang >/dev/null 2>&1 &&
+   ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' |
+     clang -fsanitize=fuzzer,address -x c - -o /dev/null 2>/dev/null; then
+  major=$(clang -dumpversion | cut -d. -f1)
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "install-deps: installing libclang-rt-$major-dev"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "libclang-rt-$major-dev" >/dev/null
+fi
+
 py=${PYTHON:-python3}
-if ! "$py" -c 'import numpy, pytest' 2>/dev/null; then
-  echo "install-deps: installing numpy and pytest for $("$py" -c 'import sys; print(sys.executable)')"
-  "$py" -m pip install --quiet --disable-pip-version-check numpy pytest
+if ! "$py" -c 'import numpy, pytest, scipy' 2>/dev/null; then
+  echo "install-deps: installing numpy, pytest and scipy for" \
+    "$("$py" -c 'import sys; print(sys.executable)')"
+  "$py" -m pip install --quiet --disable-pip-version-check numpy pytest scipy
 fi

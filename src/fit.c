@@ -68,6 +68,10 @@ const double *rmc_fit_stats(const rmc_fit *f) { return f ? f->stats : NULL; }
 int64_t rmc_fit_num_gradients(const rmc_fit *f) { return f ? f->gradients : -1; }
 double rmc_fit_seconds(const rmc_fit *f) { return f ? f->seconds : NAN; }
 
+int32_t rmc_fit_backend(const rmc_fit *f) { return f ? f->backend : -1; }
+const char *rmc_fit_device(const rmc_fit *f) { return f ? f->device : ""; }
+const char *rmc_fit_backend_reason(const rmc_fit *f) { return f ? f->backend_reason : ""; }
+
 int64_t rmc_fit_completed(const rmc_fit *f, int64_t chain)
 {
     return f && chain >= 0 && chain < f->chains ? f->completed[chain] : -1;

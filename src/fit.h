@@ -18,6 +18,9 @@ struct rmc_fit {
     double seconds;
     int32_t cancelled;
     char *summary_text;
+    int32_t backend;          /* rmc_backend that ran: CPU or VULKAN */
+    char device[400];         /* "cpu (4 threads)", "NVIDIA H200, float64" */
+    char backend_reason[1200]; /* why this backend */
 };
 
 /* Allocate a fit for a run, or NULL when out of memory. */

@@ -33,3 +33,16 @@ double rmc_log1p_exp(double a)
 {
     return a > 0.0 ? a + log1p(exp(-a)) : log1p(exp(a));
 }
+
+double rmc_lbeta(double a, double b)
+{
+    return rmc_lgamma(a) + rmc_lgamma(b) - rmc_lgamma(a + b);
+}
+
+double rmc_lchoose(double n, double k)
+{
+    /* C(n, 0) = C(n, n) = 1 exactly, where the three lgamma terms would leave rounding. */
+    if (k == 0.0 || k == n)
+        return 0.0;
+    return rmc_lgamma(n + 1.0) - rmc_lgamma(k + 1.0) - rmc_lgamma(n - k + 1.0);
+}

@@ -15,4 +15,10 @@ double rmc_digamma(double x);
 /* log(1 + exp(a)) without overflow. */
 double rmc_log1p_exp(double a);
 
+/* log B(a, b) = log Gamma(a) + log Gamma(b) - log Gamma(a + b), for a, b > 0. */
+double rmc_lbeta(double a, double b);
+
+/* log of the binomial coefficient C(n, k), for integers 0 <= k <= n held as doubles. */
+double rmc_lchoose(double n, double k);
+
 #endif

@@ -2,12 +2,14 @@
  * (program.c); what can be checked now (names, arity, node ids) is checked here. */
 #include "model.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dist.h"
+#include "linalg.h"
 #include "util.h"
 
 const char *model_op_name(int32_t op)
@@ -82,16 +84,29 @@ void model_describe(const rmc_model *model, rmc_node id, char *buf, size_t cap)
     case NODE_TARGET:
         snprintf(buf, cap, "target statement");
         return;
+    case NODE_SCAN_STATE:
+        snprintf(buf, cap, "scan state");
+        return;
+    case NODE_SCAN_INPUT:
+        snprintf(buf, cap, "scan input");
+        return;
     default:
         break;
     }
 
     /* op(input, input): recursion is bounded by the buffer, which shrinks each level. */
-    snprintf(buf, cap, "%s(", nd->kind == NODE_GATHER ? "gather"
-                              : nd->kind == NODE_MATVEC ? "matvec"
-                              : nd->kind == NODE_SLICE  ? "slice"
-                              : nd->kind == NODE_LPDF   ? dist_info(nd->op)->name
-                                                        : model_op_name(nd->op));
+    snprintf(buf, cap, "%s(", nd->kind == NODE_GATHER    ? "gather"
+                              : nd->kind == NODE_MATVEC    ? "matvec"
+                              : nd->kind == NODE_SLICE     ? "slice"
+                              : nd->kind == NODE_DROP      ? "drop"
+                              : nd->kind == NODE_ROW       ? "row"
+                              : nd->kind == NODE_COL       ? "col"
+                              : nd->kind == NODE_TRANSPOSE ? "transpose"
+                              : nd->kind == NODE_CONCAT    ? "concat"
+                              : nd->kind == NODE_LINALG    ? la_name(nd->op)
+                              : nd->kind == NODE_LPDF      ? dist_info(nd->op)->name
+                              : nd->kind == NODE_SCAN      ? "scan"
+                                                           : model_op_name(nd->op));
     for (int32_t k = 0; k < nd->nin; k++) {
         len = strlen(buf);
         if (len + 8 >= cap)
@@ -134,6 +149,13 @@ static rmc_status model_error(rmc_model *model, rmc_status status, const char *f
 
 static rmc_status push_node(rmc_model *model, const struct node *nd, rmc_node *out)
 {
+    /* A scan body is a pure function of its state and inputs: no parameters or terms of
+     * the density inside it. */
+    if (model->scan_open &&
+        (nd->kind == NODE_PARAM || nd->kind == NODE_TILDE || nd->kind == NODE_TARGET))
+        return model_error(model, RMC_ERR_MODEL, "a scan body cannot declare %s; declare "
+                           "it before rmc_scan_begin", nd->kind == NODE_PARAM ? "parameters"
+                           : "distribution statements or target terms");
     if (model->n_nodes == model->cap_nodes) {
         int32_t cap = model->cap_nodes ? 2 * model->cap_nodes : 64;
         struct node *grown = realloc(model->nodes, (size_t)cap * sizeof *grown);
@@ -255,24 +277,63 @@ const char *rmc_model_error(const rmc_model *model)
     return model ? model->error : "model is NULL";
 }
 
-rmc_status rmc_param(rmc_model *model, const char *name, int32_t ndim, const int64_t *dims,
-                     const char *const *dim_names, rmc_node lower, rmc_node upper,
-                     rmc_node *out)
+/* The shape a transform needs, checked as far as sizes are known before binding. */
+static rmc_status check_transform_shape(rmc_model *model, const char *name, int32_t transform,
+                                        int32_t ndim, const int64_t *dims,
+                                        const char *const *dim_names)
 {
-    struct node nd = { .kind = NODE_PARAM, .lower = lower, .upper = upper };
+    static const char *const what[] = { "", "an ordered vector", "a positive ordered vector",
+                                         "a simplex", "a correlation Cholesky factor" };
+    int32_t want = transform == RMC_TRANSFORM_CHOLESKY_CORR ? 2 : 1;
+
+    if (ndim != want)
+        return model_error(model, RMC_ERR_SHAPE, "parameter '%s': %s needs %s, got %d "
+                           "dimension%s", name, what[transform],
+                           want == 1 ? "one dimension" : "two (a square matrix)", (int)ndim,
+                           ndim == 1 ? "" : "s");
+    for (int32_t d = 0; d < ndim; d++) {
+        int fixed = !(dim_names && dim_names[d]) && dims;
+
+        if (fixed && dims[d] < 2 && (transform == RMC_TRANSFORM_SIMPLEX ||
+                                     transform == RMC_TRANSFORM_CHOLESKY_CORR))
+            return model_error(model, RMC_ERR_SHAPE, "parameter '%s': %s needs a size of at "
+                               "least 2, got %lld", name, what[transform],
+                               (long long)dims[d]);
+    }
+    if (ndim == 2 && dims && !(dim_names && (dim_names[0] || dim_names[1])) &&
+        dims[0] != dims[1])
+        return model_error(model, RMC_ERR_SHAPE, "parameter '%s': %s must be square, got "
+                           "%lld x %lld", name, what[transform], (long long)dims[0],
+                           (long long)dims[1]);
+    return RMC_OK;
+}
+
+/* A parameter, bounded (transform RMC_TRANSFORM_NONE) or of a constrained shape. */
+static rmc_status add_param(rmc_model *model, const char *name, int32_t ndim,
+                            const int64_t *dims, const char *const *dim_names, rmc_node lower,
+                            rmc_node upper, int32_t transform, rmc_node *out)
+{
+    struct node nd = { .kind = NODE_PARAM, .lower = lower, .upper = upper,
+                       .transform = transform };
     rmc_status st;
 
-    BUILDER_ENTER(model, out);
     if (!valid_name(name))
         return model_error(model, RMC_ERR_ARGUMENT,
                            "parameter name must be non-empty, at most 200 characters, "
                            "without brackets, commas or quotes");
     if (name_taken(model, name))
         return model_error(model, RMC_ERR_MODEL, "duplicate parameter name '%s'", name);
+    /* A bound must be an existing node, so it precedes the parameter in recording order:
+     * its value is known, and its adjoint still open, when the parameter is reached. */
     if ((lower != RMC_NONE && !valid_node(model, lower)) ||
         (upper != RMC_NONE && !valid_node(model, upper)))
         return model_error(model, RMC_ERR_ARGUMENT, "parameter '%s': invalid bound node",
                            name);
+    if (transform != RMC_TRANSFORM_NONE) {
+        st = check_transform_shape(model, name, transform, ndim, dims, dim_names);
+        if (st != RMC_OK)
+            return st;
+    }
 
     st = set_shape(model, &nd, name, ndim, dims, dim_names, 0);
     if (st == RMC_OK) {
@@ -283,6 +344,26 @@ rmc_status rmc_param(rmc_model *model, const char *name, int32_t ndim, const int
     if (st != RMC_OK)
         node_release(&nd);
     return st;
+}
+
+rmc_status rmc_param(rmc_model *model, const char *name, int32_t ndim, const int64_t *dims,
+                     const char *const *dim_names, rmc_node lower, rmc_node upper,
+                     rmc_node *out)
+{
+    BUILDER_ENTER(model, out);
+    return add_param(model, name, ndim, dims, dim_names, lower, upper, RMC_TRANSFORM_NONE,
+                     out);
+}
+
+rmc_status rmc_param_transform(rmc_model *model, const char *name, int32_t ndim,
+                               const int64_t *dims, const char *const *dim_names,
+                               rmc_transform transform, rmc_node *out)
+{
+    BUILDER_ENTER(model, out);
+    if ((int)transform < RMC_TRANSFORM_NONE || transform > RMC_TRANSFORM_CHOLESKY_CORR)
+        return model_error(model, RMC_ERR_ARGUMENT, "parameter '%s': unknown transform %d",
+                           name ? name : "?", (int)transform);
+    return add_param(model, name, ndim, dims, dim_names, RMC_NONE, RMC_NONE, transform, out);
 }
 
 rmc_status rmc_data_field(rmc_model *model, const char *name, rmc_dtype dtype, int32_t ndim,
@@ -538,6 +619,9 @@ rmc_status rmc_deterministic(rmc_model *model, const char *name, rmc_node node)
         return model_error(model, RMC_ERR_MODEL, "duplicate name '%s'", name);
     if (!valid_node(model, node))
         return model_error(model, RMC_ERR_ARGUMENT, "deterministic '%s': invalid node", name);
+    if (model->scan_open)
+        return model_error(model, RMC_ERR_MODEL, "deterministic '%s': not inside a scan body; "
+                           "record the scan's output after rmc_scan_end", name);
     if (model->n_dets == model->cap_dets) {
         int32_t cap = model->cap_dets ? 2 * model->cap_dets : 8;
         struct deterministic *grown = realloc(model->dets, (size_t)cap * sizeof *grown);
@@ -554,4 +638,194 @@ rmc_status rmc_deterministic(rmc_model *model, const char *name, rmc_node node)
     model->dets[model->n_dets].node = node;
     model->n_dets++;
     return RMC_OK;
+}
+
+/* A node of kind over inputs, each of which must exist. */
+static rmc_status add_node(rmc_model *model, int32_t kind, int32_t op, const char *what,
+                           int32_t nin, const rmc_node *in, rmc_node *out)
+{
+    struct node nd = { .kind = kind, .op = op, .nin = nin, .lower = RMC_NONE,
+                       .upper = RMC_NONE };
+
+    for (int32_t k = 0; k < nin; k++) {
+        if (!valid_node(model, in[k]))
+            return model_error(model, RMC_ERR_ARGUMENT, "%s: invalid input node", what);
+        nd.in[k] = in[k];
+    }
+    return push_node(model, &nd, out);
+}
+
+rmc_status rmc_vecmat(rmc_model *model, rmc_node vec, rmc_node matrix, rmc_node *out)
+{
+    BUILDER_ENTER(model, out);
+    return add_node(model, NODE_LINALG, LA_VECMAT, "vecmat", 2, (rmc_node[]){ vec, matrix },
+                    out);
+}
+
+rmc_status rmc_matmul(rmc_model *model, rmc_node a, rmc_node b, rmc_node *out)
+{
+    BUILDER_ENTER(model, out);
+    return add_node(model, NODE_LINALG, LA_MATMUL, "matmul", 2, (rmc_node[]){ a, b }, out);
+}
+
+rmc_status rmc_diag_pre_multiply(rmc_model *model, rmc_node vec, rmc_node matrix,
+                                 rmc_node *out)
+{
+    BUILDER_ENTER(model, out);
+    return add_node(model, NODE_LINALG, LA_DIAG_PRE, "diag_pre_multiply", 2,
+                    (rmc_node[]){ vec, matrix }, out);
+}
+
+rmc_status rmc_cholesky(rmc_model *model, rmc_node matrix, rmc_node *out)
+{
+    BUILDER_ENTER(model, out);
+    return add_node(model, NODE_LINALG, LA_CHOLESKY, "cholesky", 1, &matrix, out);
+}
+
+rmc_status rmc_tri_solve(rmc_model *model, rmc_node lower, rmc_node b, rmc_node *out)
+{
+    BUILDER_ENTER(model, out);
+    return add_node(model, NODE_LINALG, LA_TRI_SOLVE, "tri_solve", 2,
+                    (rmc_node[]){ lower, b }, out);
+}
+
+rmc_status rmc_cov_exp_quad(rmc_model *model, rmc_node x, rmc_node alpha, rmc_node rho,
+                            double delta, rmc_node *out)
+{
+    rmc_status st;
+
+    BUILDER_ENTER(model, out);
+    if (!(delta >= 0.0 && delta < INFINITY))
+        return model_error(model, RMC_ERR_ARGUMENT, "cov_exp_quad: the jitter delta must be "
+                           "finite and non-negative, got %g", delta);
+    st = add_node(model, NODE_LINALG, LA_COV_EXP_QUAD, "cov_exp_quad", 3,
+                  (rmc_node[]){ x, alpha, rho }, out);
+    if (st == RMC_OK)
+        model->nodes[*out].delta = delta;
+    return st;
+}
+
+rmc_status rmc_transpose(rmc_model *model, rmc_node matrix, rmc_node *out)
+{
+    BUILDER_ENTER(model, out);
+    return add_node(model, NODE_TRANSPOSE, 0, "transpose", 1, &matrix, out);
+}
+
+rmc_status rmc_concat(rmc_model *model, rmc_node a, rmc_node b, rmc_node *out)
+{
+    BUILDER_ENTER(model, out);
+    return add_node(model, NODE_CONCAT, 0, "concat", 2, (rmc_node[]){ a, b }, out);
+}
+
+/* Row or column index of a matrix, checked against its size at bind time. */
+static rmc_status add_pick(rmc_model *model, int32_t kind, rmc_node matrix, int64_t index,
+                           rmc_node *out)
+{
+    const char *what = kind == NODE_ROW ? "row" : "col";
+    rmc_status st;
+
+    if (index < 0)
+        return model_error(model, RMC_ERR_ARGUMENT, "%s: index %lld is negative", what,
+                           (long long)index);
+    st = add_node(model, kind, 0, what, 1, &matrix, out);
+    if (st == RMC_OK)
+        model->nodes[*out].begin = index;
+    return st;
+}
+
+rmc_status rmc_row(rmc_model *model, rmc_node matrix, int64_t i, rmc_node *out)
+{
+    BUILDER_ENTER(model, out);
+    return add_pick(model, NODE_ROW, matrix, i, out);
+}
+
+rmc_status rmc_col(rmc_model *model, rmc_node matrix, int64_t j, rmc_node *out)
+{
+    BUILDER_ENTER(model, out);
+    return add_pick(model, NODE_COL, matrix, j, out);
+}
+
+rmc_status rmc_drop(rmc_model *model, rmc_node vec, int64_t first, int64_t last,
+                    rmc_node *out)
+{
+    rmc_status st;
+
+    BUILDER_ENTER(model, out);
+    if (first < 0 || last < 0)
+        return model_error(model, RMC_ERR_ARGUMENT, "drop: the counts %lld and %lld must not "
+                           "be negative", (long long)first, (long long)last);
+    st = add_node(model, NODE_DROP, 0, "drop", 1, &vec, out);
+    if (st == RMC_OK) {
+        model->nodes[*out].begin = first;
+        model->nodes[*out].end = last;
+    }
+    return st;
+}
+
+rmc_status rmc_scan_begin(rmc_model *model, rmc_node init, int32_t n_seq, const rmc_node *seqs,
+                          rmc_node *state, rmc_node *inputs)
+{
+    struct node nd = { .kind = NODE_SCAN_STATE, .nin = 1, .in = { init }, .lower = RMC_NONE,
+                       .upper = RMC_NONE };
+    rmc_status st;
+
+    BUILDER_ENTER(model, state);
+    if (model->scan_open)
+        return model_error(model, RMC_ERR_MODEL, "scans cannot be nested");
+    if (!valid_node(model, init))
+        return model_error(model, RMC_ERR_ARGUMENT, "scan: invalid initial state node");
+    if (n_seq < 0 || n_seq > 2 || (n_seq > 0 && (!seqs || !inputs)))
+        return model_error(model, RMC_ERR_ARGUMENT, "scan: 0, 1 or 2 sequences, got %d",
+                           (int)n_seq);
+    for (int32_t k = 0; k < n_seq; k++) {
+        if (!valid_node(model, seqs[k]))
+            return model_error(model, RMC_ERR_ARGUMENT, "scan: invalid node for sequence %d",
+                               (int)k + 1);
+    }
+
+    st = push_node(model, &nd, state);
+    for (int32_t k = 0; k < n_seq && st == RMC_OK; k++) {
+        struct node row = { .kind = NODE_SCAN_INPUT, .nin = 1, .in = { seqs[k] },
+                            .lower = RMC_NONE, .upper = RMC_NONE };
+
+        st = push_node(model, &row, &inputs[k]);
+        model->scan_seq[k] = seqs[k];
+    }
+    if (st != RMC_OK)
+        return st;
+    model->scan_open = 1;
+    model->scan_state = *state;
+    model->scan_nseq = n_seq;
+    return RMC_OK;
+}
+
+rmc_status rmc_scan_end(rmc_model *model, rmc_node next, int64_t steps, const char *steps_name,
+                        rmc_node *out)
+{
+    struct node nd = { .kind = NODE_SCAN, .lower = RMC_NONE, .upper = RMC_NONE };
+
+    BUILDER_ENTER(model, out);
+    if (!model->scan_open)
+        return model_error(model, RMC_ERR_MODEL, "rmc_scan_end without rmc_scan_begin");
+    if (!valid_node(model, next) || next < model->scan_state)
+        return model_error(model, RMC_ERR_MODEL, "scan: the next state must be a node built "
+                           "inside the body (from the state, the inputs and earlier nodes)");
+    if (model->scan_nseq == 0 && !steps_name && steps < 1)
+        return model_error(model, RMC_ERR_ARGUMENT, "scan: without sequences the number of "
+                           "steps must be given (a positive count or an integer data name)");
+    if (steps_name && !valid_name(steps_name))
+        return model_error(model, RMC_ERR_ARGUMENT, "scan: invalid steps name");
+
+    nd.in[0] = model->nodes[model->scan_state].in[0];
+    nd.in[1] = next;
+    for (int32_t k = 0; k < model->scan_nseq; k++)
+        nd.in[2 + k] = model->scan_seq[k];
+    nd.nin = 2 + model->scan_nseq;
+    nd.begin = model->scan_state;
+    nd.ndim = 1;
+    nd.dims[0] = steps;
+    if (steps_name && !(nd.dim_names[0] = rmc_strdup(steps_name)))
+        return model_error(model, RMC_ERR_NOMEM, "out of memory");
+    model->scan_open = 0;
+    return push_node(model, &nd, out);
 }

@@ -19,6 +19,17 @@ enum node_kind {
     NODE_LPDF,
     NODE_TARGET,
     NODE_TILDE,
+    NODE_DROP,      /* vec[begin : n - end]; compiled to a slice                 */
+    NODE_ROW,       /* row begin of a matrix; compiled to a slice               */
+    NODE_COL,       /* column begin of a matrix; compiled to a gather           */
+    NODE_TRANSPOSE, /* compiled to a gather                                     */
+    NODE_CONCAT,
+    NODE_LINALG,    /* op: enum la_op (linalg.h)                                */
+    NODE_SCAN_STATE, /* a scan body's previous state; in[0] = the initial state   */
+    NODE_SCAN_INPUT, /* a scan body's current row of sequence in[0]               */
+    NODE_SCAN,       /* states 1..T; in = init, next, sequences; begin = the body's
+                        state node, dims[0]/dim_names[0] the step count without
+                        sequences                                                 */
 };
 
 #define NODE_MAX_IN 4
@@ -27,7 +38,8 @@ enum node_kind {
  * still be a data name or "any" until the model is bound to data. */
 struct node {
     int32_t kind;               /* enum node_kind                                    */
-    int32_t op;                 /* rmc_op, or rmc_dist for NODE_TILDE and NODE_LPDF  */
+    int32_t op;                 /* rmc_op; rmc_dist for NODE_TILDE and NODE_LPDF;
+                                   enum la_op for NODE_LINALG                        */
     int32_t nin;
     rmc_node in[NODE_MAX_IN];
     char *name;                 /* parameter or data field name                      */
@@ -36,8 +48,12 @@ struct node {
     int64_t dims[RMC_MAX_DIMS]; /* > 0 fixed, -1 from the bound array                */
     char *dim_names[RMC_MAX_DIMS];
     rmc_node lower, upper;      /* NODE_PARAM bounds                                 */
+    int32_t transform;          /* NODE_PARAM: rmc_transform                         */
     int32_t base;               /* NODE_GATHER index base                            */
-    int64_t begin, end;         /* NODE_SLICE range; end < 0 marks a scalar element   */
+    int64_t begin, end;         /* NODE_SLICE range; end < 0 marks a scalar element;
+                                   NODE_DROP: elements dropped at each end; NODE_ROW,
+                                   NODE_COL: the index in begin                      */
+    double delta;               /* NODE_LINALG cov_exp_quad: diagonal jitter         */
     double *values;             /* NODE_CONST                                        */
     int64_t nvalues;            /* NODE_CONST: 0 for a scalar, else vector length    */
 };
@@ -54,6 +70,10 @@ struct rmc_model {
     int32_t n_dets, cap_dets;
     rmc_status status; /* first builder error, sticky */
     char error[1024];
+    int32_t scan_open;       /* a scan body is being recorded                    */
+    rmc_node scan_state;     /* its state node                                   */
+    int32_t scan_nseq;
+    rmc_node scan_seq[2];    /* its sequences                                    */
 };
 
 /* A short human description of a node for messages: its name, or op(inputs). */

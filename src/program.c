@@ -11,6 +11,7 @@
 
 #include "data.h"
 #include "dist.h"
+#include "linalg.h"
 #include "ops.h"
 #include "transform.h"
 #include "model.h"
@@ -104,6 +105,42 @@ static rmc_status resolve_dims(const struct compiler *c, const struct node *nd,
     return RMC_OK;
 }
 
+/* One bound of a parameter: a scalar, or an array of the parameter's shape; the value of
+ * a data-only bound must be finite. A bound that depends on parameters is checked by the
+ * transform at each evaluation instead. */
+static rmc_status check_bound(struct compiler *c, int32_t id, rmc_node b, const char *which)
+{
+    const struct node *nd = &c->model->nodes[id];
+    const struct inst *in = &c->p->inst[id], *bi = &c->p->inst[b];
+    char d1[256], s1[64], s2[64];
+
+    if (bi->n != 1 && (bi->ndim != in->ndim || bi->n != in->n || bi->dims[0] != in->dims[0])) {
+        shape_text(bi, s1, sizeof s1);
+        shape_text(in, s2, sizeof s2);
+        return rmc_fail(RMC_ERR_SHAPE, "parameter '%s': the %s bound %s is %s, but must be a "
+                        "scalar or have the parameter's shape, %s", nd->name, which,
+                        describe(c, b, d1, sizeof d1), s1, s2);
+    }
+    for (int64_t i = 0; !bi->dynamic && i < bi->n; i++) {
+        if (!isfinite(bi->cval[i]))
+            return rmc_fail(RMC_ERR_MODEL, "parameter '%s': the %s bound %s is not finite (%g"
+                            " at index %lld)", nd->name, which, describe(c, b, d1, sizeof d1),
+                            bi->cval[i], (long long)i);
+    }
+    return RMC_OK;
+}
+
+/* A bound as one number, for code that handles only scalar data-only bounds. */
+static double scalar_bound(const struct compiler *c, rmc_node b, double absent)
+{
+    const struct inst *bi;
+
+    if (b == RMC_NONE)
+        return absent;
+    bi = &c->p->inst[b];
+    return !bi->dynamic && bi->n == 1 ? bi->cval[0] : NAN;
+}
+
 static rmc_status compile_param(struct compiler *c, int32_t id)
 {
     const struct node *nd = &c->model->nodes[id];
@@ -116,34 +153,67 @@ static rmc_status compile_param(struct compiler *c, int32_t id)
         return rmc_fail(RMC_ERR_SHAPE, "parameter '%s' has no elements", nd->name);
     in->dynamic = 1;
     in->xoff = c->p->dim;
+    in->transform = nd->transform;
+    in->lower = nd->lower;
+    in->upper = nd->upper;
 
-    /* Bounds: data-only scalars for now. TODO: expression bounds (GARCH's beta < 1 - alpha)
-     * need the bound's value and adjoint inside the transform. */
-    in->lo = -INFINITY;
-    in->hi = INFINITY;
-    for (int which = 0; which < 2; which++) {
-        rmc_node b = which ? nd->upper : nd->lower;
-        const struct inst *bi;
+    /* Sizes from data are only known now: a simplex or a correlation factor needs at
+     * least two, and the factor a square matrix. */
+    if ((nd->transform == RMC_TRANSFORM_SIMPLEX || nd->transform == RMC_TRANSFORM_CHOLESKY_CORR)
+        && (in->dims[0] < 2 || (in->ndim == 2 && in->dims[1] != in->dims[0])))
+        return rmc_fail(RMC_ERR_SHAPE, "parameter '%s': a %s needs %s of size 2 or more, got "
+                        "%lld x %lld", nd->name,
+                        nd->transform == RMC_TRANSFORM_SIMPLEX ? "simplex"
+                                                               : "correlation Cholesky factor",
+                        in->ndim == 2 ? "a square matrix" : "a vector",
+                        (long long)in->dims[0], (long long)(in->ndim == 2 ? in->dims[1] : 1));
 
-        if (b == RMC_NONE)
-            continue;
-        bi = &c->p->inst[b];
-        if (bi->dynamic || bi->n != 1)
-            return rmc_fail(RMC_ERR_MODEL,
-                            "parameter '%s': the %s bound must be a constant or data scalar",
-                            nd->name, which ? "upper" : "lower");
-        if (!isfinite(bi->cval[0]))
-            return rmc_fail(RMC_ERR_MODEL, "parameter '%s': the %s bound is not finite",
-                            nd->name, which ? "upper" : "lower");
-        if (which)
-            in->hi = bi->cval[0];
-        else
-            in->lo = bi->cval[0];
-        in->bound |= which ? BOUND_UPPER : BOUND_LOWER;
+    /* Bounds: any earlier node, scalar or of the parameter's shape. Data-only bounds are
+     * checked here, once; bounds that depend on parameters are read from the workspace at
+     * each evaluation and receive the transform's adjoint in the reverse sweep. */
+    in->lo = scalar_bound(c, nd->lower, -INFINITY);
+    in->hi = scalar_bound(c, nd->upper, INFINITY);
+    if (nd->lower != RMC_NONE) {
+        st = check_bound(c, id, nd->lower, "lower");
+        if (st != RMC_OK)
+            return st;
+        in->bound |= BOUND_LOWER;
     }
-    if (in->bound == BOUND_BOTH && !(in->lo < in->hi))
-        return rmc_fail(RMC_ERR_MODEL, "parameter '%s': lower bound %g is not below upper %g",
-                        nd->name, in->lo, in->hi);
+    if (nd->upper != RMC_NONE) {
+        st = check_bound(c, id, nd->upper, "upper");
+        if (st != RMC_OK)
+            return st;
+        in->bound |= BOUND_UPPER;
+    }
+    if (in->bound == BOUND_BOTH && !c->p->inst[nd->lower].dynamic &&
+        !c->p->inst[nd->upper].dynamic) {
+        const struct inst *lo = &c->p->inst[nd->lower], *hi = &c->p->inst[nd->upper];
+
+        for (int64_t i = 0; i < in->n; i++) {
+            double l = lo->cval[lo->n > 1 ? i : 0], h = hi->cval[hi->n > 1 ? i : 0];
+
+            if (!(l < h)) {
+                char at[48] = "";
+
+                if (in->n > 1)
+                    snprintf(at, sizeof at, " at index %lld", (long long)i);
+                return rmc_fail(RMC_ERR_MODEL, "parameter '%s': lower bound %g is not below "
+                                "upper %g%s", nd->name, l, h, at);
+            }
+        }
+    }
+    if (in->bound != BOUND_NONE && ((in->lower >= 0 && c->p->inst[in->lower].dynamic) ||
+                                    (in->upper >= 0 && c->p->inst[in->upper].dynamic))) {
+        /* named when no initial point can be found because the bounds cross */
+        char d1[256], *label = own(c->p, 320, 1);
+
+        if (!label)
+            return rmc_fail(RMC_ERR_NOMEM, "out of memory");
+        snprintf(label, 320, "%s (whose bounds must be finite, lower below upper)",
+                 describe(c, id, d1, sizeof d1));
+        in->label = label;
+    }
+    in->ntmp = transform_scratch(in);
     c->p->dim += transform_free_dim(in);
     return RMC_OK;
 }
@@ -240,6 +310,150 @@ static rmc_status broadcast(const struct compiler *c, int32_t id, const struct i
     return RMC_OK;
 }
 
+/* Row i of a matrix is a contiguous slice; a column and the transpose are gathers by an
+ * index built here. Either way the evaluator needs nothing new. */
+static rmc_status compile_pick(struct compiler *c, int32_t id)
+{
+    const struct node *nd = &c->model->nodes[id];
+    struct inst *in = &c->p->inst[id];
+    const struct inst *a = &c->p->inst[nd->in[0]];
+    const int64_t rows = a->dims[0], cols = a->dims[1];
+    char d1[256], d2[256], s1[64];
+    int32_t *index;
+
+    if (a->ndim != 2 || (nd->kind == NODE_ROW && nd->begin >= rows) ||
+        (nd->kind == NODE_COL && nd->begin >= cols)) {
+        shape_text(a, s1, sizeof s1);
+        if (a->ndim != 2)
+            return rmc_fail(RMC_ERR_SHAPE, "%s needs a matrix, %s is %s",
+                            describe(c, id, d1, sizeof d1),
+                            describe(c, nd->in[0], d2, sizeof d2), s1);
+        return rmc_fail(RMC_ERR_SHAPE, "%s: %s %lld is outside %s, which is %s (zero-based)",
+                        describe(c, id, d1, sizeof d1), nd->kind == NODE_ROW ? "row" : "column",
+                        (long long)nd->begin, describe(c, nd->in[0], d2, sizeof d2), s1);
+    }
+    if (nd->kind == NODE_ROW) {
+        in->kind = NODE_SLICE;
+        in->begin = nd->begin * cols;
+        in->ndim = 1;
+        in->dims[0] = in->n = cols;
+        return RMC_OK;
+    }
+
+    in->kind = NODE_GATHER;
+    in->n = nd->kind == NODE_COL ? rows : a->n;
+    index = own(c->p, (size_t)in->n, sizeof *index);
+    if (!index)
+        return rmc_fail(RMC_ERR_NOMEM, "out of memory");
+    if (nd->kind == NODE_COL) {
+        for (int64_t r = 0; r < rows; r++)
+            index[r] = (int32_t)(r * cols + nd->begin);
+        in->ndim = 1;
+        in->dims[0] = rows;
+    } else {
+        for (int64_t j = 0; j < cols; j++) {
+            for (int64_t r = 0; r < rows; r++)
+                index[j * rows + r] = (int32_t)(r * cols + j);
+        }
+        in->ndim = 2;
+        in->dims[0] = cols;
+        in->dims[1] = rows;
+    }
+    in->index = index;
+    return RMC_OK;
+}
+
+/* Shapes of a linear-algebra node; a mismatch names the node and every operand's shape. */
+static rmc_status compile_linalg(struct compiler *c, int32_t id)
+{
+    const struct node *nd = &c->model->nodes[id];
+    struct inst *in = &c->p->inst[id];
+    const struct inst *a = &c->p->inst[nd->in[0]];
+    const struct inst *b = nd->nin > 1 ? &c->p->inst[nd->in[1]] : NULL;
+    const struct inst *z = nd->nin > 2 ? &c->p->inst[nd->in[2]] : NULL;
+    const char *need = NULL;
+    char d1[256], got[200];
+
+    switch (nd->op) {
+    case LA_VECMAT:
+        if (a->ndim != 1 || b->ndim != 2 || a->n != b->dims[0])
+            need = "a vector of length rows and a matrix (rows x cols)";
+        in->ndim = 1;
+        in->dims[0] = b->dims[1];
+        break;
+    case LA_MATMUL:
+        if (a->ndim != 2 || b->ndim != 2 || a->dims[1] != b->dims[0])
+            need = "matrices (rows x inner) and (inner x cols)";
+        in->ndim = 2;
+        in->dims[0] = a->dims[0];
+        in->dims[1] = b->dims[1];
+        break;
+    case LA_DIAG_PRE:
+        if (a->ndim != 1 || b->ndim != 2 || a->n != b->dims[0])
+            need = "a vector of length rows and a matrix (rows x cols)";
+        in->ndim = 2;
+        in->dims[0] = b->dims[0];
+        in->dims[1] = b->dims[1];
+        break;
+    case LA_CHOLESKY:
+        if (a->ndim != 2 || a->dims[0] != a->dims[1])
+            need = "a square matrix";
+        in->ndim = 2;
+        in->dims[0] = in->dims[1] = a->dims[0];
+        break;
+    case LA_TRI_SOLVE:
+        if (a->ndim != 2 || a->dims[0] != a->dims[1] || b->ndim < 1 ||
+            b->dims[0] != a->dims[0])
+            need = "a square matrix (K x K) and a vector of K or a matrix of K rows";
+        in->ndim = b->ndim;
+        in->dims[0] = b->dims[0];
+        in->dims[1] = b->dims[1];
+        break;
+    case LA_COV_EXP_QUAD:
+        if (a->ndim != 1 || b->n != 1 || z->n != 1)
+            need = "a vector x and scalars alpha and rho";
+        else if (a->dynamic) /* TODO: the derivative in x, once a model needs latent inputs */
+            return rmc_fail(RMC_ERR_MODEL, "%s: the points x must be data (inputs that depend "
+                            "on parameters are not supported)", describe(c, id, d1, sizeof d1));
+        in->ndim = 2;
+        in->dims[0] = in->dims[1] = a->n;
+        in->delta = nd->delta;
+        break;
+    default:
+        return rmc_fail(RMC_ERR_INTERNAL, "compile_linalg: unknown op %d", (int)nd->op);
+    }
+    if (need) {
+        size_t len = 0;
+
+        got[0] = 0;
+        for (int32_t k = 0; k < nd->nin && len + 64 < sizeof got; k++) {
+            if (k > 0)
+                len += (size_t)snprintf(got + len, sizeof got - len, " and ");
+            shape_text(&c->p->inst[nd->in[k]], got + len, sizeof got - len);
+            len = strlen(got);
+        }
+        return rmc_fail(RMC_ERR_SHAPE, "%s needs %s, got %s", describe(c, id, d1, sizeof d1),
+                        need, got);
+    }
+    in->n = rmc_mul_size(in->dims[0], in->ndim == 2 ? in->dims[1] : 1);
+    if (in->n < 0 || in->n > MAX_ELEMENTS)
+        return rmc_fail(RMC_ERR_NOMEM, "%s has too many elements",
+                        describe(c, id, d1, sizeof d1));
+    in->ntmp = la_scratch(in);
+    if (nd->op == LA_CHOLESKY || nd->op == LA_TRI_SOLVE) {
+        /* named when no initial point can be found: the node rejects points */
+        char *label = own(c->p, 320, 1);
+
+        if (!label)
+            return rmc_fail(RMC_ERR_NOMEM, "out of memory");
+        snprintf(label, 320, "%s (%s)", describe(c, id, d1, sizeof d1),
+                 nd->op == LA_CHOLESKY ? "its matrix is not positive definite"
+                                       : "its triangular matrix has a zero diagonal");
+        in->label = label;
+    }
+    return RMC_OK;
+}
+
 static rmc_status compile_op(struct compiler *c, int32_t id)
 {
     const struct node *nd = &c->model->nodes[id];
@@ -328,10 +542,10 @@ static rmc_status compile_op(struct compiler *c, int32_t id)
         return RMC_OK;
     }
     case NODE_MATVEC:
-        if (a->ndim != 2 || a->dynamic || b->ndim != 1 || b->n != a->dims[1]) {
+        if (a->ndim != 2 || b->ndim != 1 || b->n != a->dims[1]) {
             shape_text(a, s1, sizeof s1);
             shape_text(b, s2, sizeof s2);
-            return rmc_fail(RMC_ERR_SHAPE, "%s needs a data matrix with as many columns as the "
+            return rmc_fail(RMC_ERR_SHAPE, "%s needs a matrix with as many columns as the "
                             "vector's length, got %s and %s", describe(c, id, d1, sizeof d1),
                             s1, s2);
         }
@@ -339,6 +553,36 @@ static rmc_status compile_op(struct compiler *c, int32_t id)
         in->dims[0] = in->n = a->dims[0];
         in->dims[1] = a->dims[1];
         return RMC_OK;
+    case NODE_DROP:
+        /* a slice whose end is only known now */
+        if (a->ndim != 1 || nd->begin + nd->end >= a->n) {
+            shape_text(a, s1, sizeof s1);
+            return rmc_fail(RMC_ERR_SHAPE, "%s: dropping %lld first and %lld last elements of "
+                            "%s (%s) leaves none", describe(c, id, d1, sizeof d1),
+                            (long long)nd->begin, (long long)nd->end,
+                            describe(c, nd->in[0], s2, sizeof s2), s1);
+        }
+        in->kind = NODE_SLICE;
+        in->begin = nd->begin;
+        in->ndim = 1;
+        in->dims[0] = in->n = a->n - nd->begin - nd->end;
+        return RMC_OK;
+    case NODE_ROW:
+    case NODE_COL:
+    case NODE_TRANSPOSE:
+        return compile_pick(c, id);
+    case NODE_CONCAT:
+        if (a->ndim > 1 || b->ndim > 1) {
+            shape_text(a, s1, sizeof s1);
+            shape_text(b, s2, sizeof s2);
+            return rmc_fail(RMC_ERR_SHAPE, "%s joins vectors or scalars, got %s and %s",
+                            describe(c, id, d1, sizeof d1), s1, s2);
+        }
+        in->ndim = 1;
+        in->dims[0] = in->n = a->n + b->n;
+        return RMC_OK;
+    case NODE_LINALG:
+        return compile_linalg(c, id);
     }
     return rmc_fail(RMC_ERR_INTERNAL, "compile_op: unexpected node kind %d", (int)nd->kind);
 }
@@ -357,25 +601,39 @@ static int reads_data(const struct compiler *c, int32_t id)
     return 0;
 }
 
-/* Support checks that can be made once: data-only arguments and observed values. */
+/* Support checks that can be made once: data-only arguments and observed values. Also
+ * keeps what a kernel reads from its statement's aux (sizes of a multivariate density, the
+ * data-only factors of a count density), and sums a data-only multivariate statement,
+ * whose kernel cannot be folded without those sizes. */
 static rmc_status check_constant_support(const struct compiler *c, int32_t id, int observed)
 {
     const struct node *nd = &c->model->nodes[id];
+    struct inst *in = &c->p->inst[id];
     const struct inst *v = &c->p->inst[nd->in[0]];
     const struct dist_info *info = dist_info(nd->op);
-    char d1[256];
+    const struct inst *shp[4];
+    char d1[256], d2[256], why[256];
+    int32_t bad;
+    int64_t naux;
 
     for (int32_t k = 1; k < nd->nin; k++) {
         const struct inst *a = &c->p->inst[nd->in[k]];
         int positive = (info->positive >> (k - 1)) & 1, unit = (info->unit >> (k - 1)) & 1;
+        int count = (info->count >> (k - 1)) & 1;
 
+        if (a->dynamic && count)
+            return rmc_fail(RMC_ERR_MODEL, "%s(%s): argument %s = %s depends on parameters; "
+                            "it must be data (a count)", info->name,
+                            describe(c, nd->in[0], d1, sizeof d1), info->args[k - 1],
+                            describe(c, nd->in[k], d2, sizeof d2));
         if (a->dynamic)
             continue;
         for (int64_t i = 0; i < a->n; i++) {
             double x = a->cval[i];
 
-            if ((positive && !(x > 0.0)) || (unit && !(x >= 0.0 && x <= 1.0)) || !isfinite(x)) {
-                char d2[256], at[48] = "";
+            if ((positive && !(x > 0.0)) || (unit && !(x >= 0.0 && x <= 1.0)) ||
+                (count && !(x >= 0.0 && x == floor(x))) || !isfinite(x)) {
+                char at[48] = "";
 
                 if (a->n > 1)
                     snprintf(at, sizeof at, " at index %lld", (long long)i);
@@ -383,7 +641,8 @@ static rmc_status check_constant_support(const struct compiler *c, int32_t id, i
                                 "%s(%s): argument %s = %s must be %s, got %g%s", info->name,
                                 describe(c, nd->in[0], d1, sizeof d1), info->args[k - 1],
                                 describe(c, nd->in[k], d2, sizeof d2),
-                                unit ? "in [0, 1]" : positive ? "positive" : "finite", x, at);
+                                unit ? "in [0, 1]" : positive ? "positive"
+                                : count ? "a non-negative integer" : "finite", x, at);
             }
         }
     }
@@ -397,24 +656,82 @@ static rmc_status check_constant_support(const struct compiler *c, int32_t id, i
                                 describe(c, nd->in[0], d1, sizeof d1));
         }
     }
+    if (!observed && info->rowwise)
+        return rmc_fail(RMC_ERR_MODEL, "%s(%s): no elementwise log density: the density is "
+                        "one number per row of the value; use a statement", info->name,
+                        describe(c, nd->in[0], d1, sizeof d1));
+    if (!observed && info->check_shapes && !in->dynamic)
+        return rmc_fail(RMC_ERR_MODEL, "%s(%s): a log-density expression on data alone is a "
+                        "constant; use a statement", info->name,
+                        describe(c, nd->in[0], d1, sizeof d1));
 
-    if (v->dynamic) {
-        if (info->discrete)
-            return rmc_fail(RMC_ERR_MODEL, "%s: the value %s depends on parameters; discrete "
-                            "parameters cannot be sampled", info->name,
-                            describe(c, nd->in[0], d1, sizeof d1));
-        return RMC_OK;
-    }
-    for (int64_t i = 0; observed && i < v->n; i++) {
+    if (v->dynamic && info->discrete)
+        return rmc_fail(RMC_ERR_MODEL, "%s: the value %s depends on parameters; discrete "
+                        "parameters cannot be sampled", info->name,
+                        describe(c, nd->in[0], d1, sizeof d1));
+    for (int64_t i = 0; observed && !v->dynamic && i < v->n; i++) {
         double y = v->cval[i];
-        int ok = info->support == SUPPORT_NONNEGATIVE ? y >= 0.0
-                 : info->support == SUPPORT_BINARY    ? y == 0.0 || y == 1.0
-                                                      : 1;
+        const char *need = NULL;
 
-        if (!ok)
+        switch (info->support) {
+        case SUPPORT_NONNEGATIVE:
+            need = y >= 0.0 ? NULL : ">= 0";
+            break;
+        case SUPPORT_BINARY:
+            need = y == 0.0 || y == 1.0 ? NULL : "0 or 1";
+            break;
+        case SUPPORT_POSITIVE:
+            need = y > 0.0 ? NULL : "> 0";
+            break;
+        case SUPPORT_UNIT_OPEN:
+            need = y > 0.0 && y < 1.0 ? NULL : "in (0, 1)";
+            break;
+        case SUPPORT_COUNT:
+            need = y >= 0.0 && y == floor(y) ? NULL : "a non-negative integer";
+            break;
+        }
+        if (need)
             return rmc_fail(RMC_ERR_DATA, "%s: observed %s has %g at index %lld, outside the "
-                            "support", info->name, describe(c, nd->in[0], d1, sizeof d1), y,
-                            (long long)i);
+                            "support (values must be %s)", info->name,
+                            describe(c, nd->in[0], d1, sizeof d1), y, (long long)i, need);
+    }
+
+    /* what the registry's bits cannot say: counts above N, categories, simplexes,
+     * Cholesky factors */
+    for (int32_t k = 0; k < nd->nin; k++)
+        shp[k] = &c->p->inst[nd->in[k]];
+    bad = dist_check_data(nd->op, shp, observed, why, sizeof why);
+    if (bad == 0)
+        return rmc_fail(RMC_ERR_DATA, "%s: observed %s %s", info->name,
+                        describe(c, nd->in[0], d1, sizeof d1), why);
+    if (bad > 0)
+        return rmc_fail(reads_data(c, nd->in[bad]) ? RMC_ERR_DATA : RMC_ERR_MODEL,
+                        "%s(%s): argument %s = %s %s", info->name,
+                        describe(c, nd->in[0], d1, sizeof d1), info->args[bad - 1],
+                        describe(c, nd->in[bad], d2, sizeof d2), why);
+
+    naux = dist_aux_size(nd->op, shp);
+    if (naux > 0) {
+        double *aux = own(c->p, (size_t)naux, sizeof *aux);
+
+        if (!aux)
+            return rmc_fail(RMC_ERR_NOMEM, "out of memory");
+        dist_aux_fill(nd->op, shp, aux);
+        in->aux = aux;
+    }
+    if (info->check_shapes && !in->dynamic) {
+        struct dist_call dc = { .n = v->n, .in = in };
+        double lp;
+
+        for (int32_t k = 0; k < nd->nin; k++) {
+            dc.v[k] = shp[k]->cval;
+            dc.s[k] = shp[k]->n > 1;
+        }
+        lp = dist_eval(nd->op, &dc);
+        if (!isfinite(lp))
+            return rmc_fail(RMC_ERR_DATA, "%s(%s) has a non-finite log density on the data",
+                            info->name, describe(c, nd->in[0], d1, sizeof d1));
+        c->p->lp_const += lp;
     }
     return RMC_OK;
 }
@@ -506,6 +823,40 @@ static rmc_status compile_tilde(struct compiler *c, int32_t id)
     return st;
 }
 
+/* A data-only linear-algebra node, computed once: a matrix that is not symmetric
+ * positive definite, or a zero pivot, is an error here rather than a rejection later. */
+static rmc_status fold_linalg(struct compiler *c, int32_t id, double *o)
+{
+    const struct node *nd = &c->model->nodes[id];
+    struct la_call lc = { .in = &c->p->inst[id], .o = o };
+    int err = reads_data(c, id) ? RMC_ERR_DATA : RMC_ERR_MODEL;
+    char d1[256];
+    int64_t bad;
+
+    for (int32_t k = 0; k < nd->nin; k++) {
+        lc.arg[k] = &c->p->inst[nd->in[k]];
+        lc.v[k] = lc.arg[k]->cval;
+    }
+    if (nd->op == LA_CHOLESKY) {
+        double asym = la_asymmetry(lc.arg[0]->dims[0], lc.v[0]);
+
+        if (!(asym <= 1e-8))
+            return rmc_fail(err, "%s: the matrix is not symmetric (relative difference %g "
+                            "between a[i, j] and a[j, i])", describe(c, id, d1, sizeof d1),
+                            asym);
+    }
+    bad = la_forward(&lc);
+    if (bad >= 0 && nd->op == LA_CHOLESKY)
+        return rmc_fail(err, "%s: the matrix is not positive definite (its leading %lld x "
+                        "%lld block is not)", describe(c, id, d1, sizeof d1),
+                        (long long)bad + 1, (long long)bad + 1);
+    if (bad >= 0)
+        return rmc_fail(err, "%s: the triangular matrix has %g on its diagonal at row %lld",
+                        describe(c, id, d1, sizeof d1),
+                        lc.v[0][bad * lc.arg[0]->dims[0] + bad], (long long)bad);
+    return RMC_OK;
+}
+
 /* Compute a data-only node's values once. */
 static rmc_status fold(struct compiler *c, int32_t id)
 {
@@ -541,7 +892,7 @@ static rmc_status fold(struct compiler *c, int32_t id)
     o = own(c->p, (size_t)(in->n ? in->n : 1), sizeof *o);
     if (!o)
         return rmc_fail(RMC_ERR_NOMEM, "out of memory");
-    switch (nd->kind) {
+    switch (in->kind) { /* rows, columns and drops were compiled to slices and gathers */
     case NODE_CONST:
         memcpy(o, nd->values, (size_t)in->n * sizeof *o);
         break;
@@ -586,16 +937,22 @@ static rmc_status fold(struct compiler *c, int32_t id)
         in->cval = o;
         return RMC_OK;
     }
-    case NODE_MATVEC: {
-        const double *m = c->p->inst[nd->in[0]].cval, *x = c->p->inst[nd->in[1]].cval;
+    case NODE_MATVEC:
+        la_matvec(in->n, in->dims[1], c->p->inst[nd->in[0]].cval, c->p->inst[nd->in[1]].cval,
+                  o);
+        break;
+    case NODE_CONCAT: {
+        const struct inst *a = &c->p->inst[nd->in[0]], *b = &c->p->inst[nd->in[1]];
 
-        for (int64_t r = 0; r < in->n; r++) {
-            double s = 0.0;
+        memcpy(o, a->cval, (size_t)a->n * sizeof *o);
+        memcpy(o + a->n, b->cval, (size_t)b->n * sizeof *o);
+        break;
+    }
+    case NODE_LINALG: {
+        rmc_status st = fold_linalg(c, id, o);
 
-            for (int64_t k = 0; k < in->dims[1]; k++)
-                s += m[r * in->dims[1] + k] * x[k];
-            o[r] = s;
-        }
+        if (st != RMC_OK)
+            return st;
         break;
     }
     }
@@ -654,17 +1011,109 @@ static rmc_status name_columns(rmc_program *p)
     return RMC_OK;
 }
 
+/* A scan's previous-state node (shaped like the initial state) or current-row node (a
+ * scalar for a vector sequence, a row vector for a matrix). Both change every step, so
+ * they count as dynamic even over data. */
+static rmc_status compile_scan_slot(struct compiler *c, int32_t id)
+{
+    const struct node *nd = &c->model->nodes[id];
+    struct inst *in = &c->p->inst[id];
+    const struct inst *a = &c->p->inst[nd->in[0]];
+    char d1[256];
+
+    in->dynamic = 1;
+    if (nd->kind == NODE_SCAN_STATE) {
+        in->ndim = a->ndim;
+        in->dims[0] = a->dims[0];
+        in->dims[1] = a->dims[1];
+        in->n = a->n;
+        return RMC_OK;
+    }
+    if (a->ndim == 0 || a->n == 0)
+        return rmc_fail(RMC_ERR_SHAPE, "scan: sequence %s must be a non-empty vector or "
+                        "matrix", describe(c, nd->in[0], d1, sizeof d1));
+    in->ndim = a->ndim - 1;
+    in->dims[0] = in->n = a->ndim == 2 ? a->dims[1] : 1;
+    return RMC_OK;
+}
+
+/* Close a scan: check the step's result and the sequences, and lay out the tape. */
+static rmc_status compile_scan(struct compiler *c, int32_t id, const int32_t *body,
+                               int32_t n_body)
+{
+    const struct node *nd = &c->model->nodes[id];
+    struct inst *in = &c->p->inst[id];
+    const struct inst *state = &c->p->inst[nd->begin], *next = &c->p->inst[nd->in[1]];
+    char d1[256], s1[64], s2[64];
+    int64_t steps = nd->dims[0], span;
+    int32_t *copy;
+
+    if (!next->dynamic || next->scan_of != nd->begin + 1)
+        return rmc_fail(RMC_ERR_MODEL, "scan: the next state %s must be computed inside the "
+                        "step", describe(c, nd->in[1], d1, sizeof d1));
+    if (next->n != state->n || next->ndim != state->ndim) {
+        shape_text(next, s1, sizeof s1);
+        shape_text(state, s2, sizeof s2);
+        return rmc_fail(RMC_ERR_SHAPE, "scan: the next state is %s but the state is %s", s1,
+                        s2);
+    }
+    if (nd->dim_names[0]) {
+        rmc_status st = size_from_data(c, "scan", nd->dim_names[0], &steps);
+
+        if (st != RMC_OK)
+            return st;
+    }
+    for (int32_t k = 2; k < nd->nin; k++) {
+        const struct inst *seq = &c->p->inst[nd->in[k]];
+        int64_t rows = seq->ndim == 2 ? seq->dims[0] : seq->n;
+
+        if (k > 2 && rows != steps)
+            return rmc_fail(RMC_ERR_SHAPE, "scan: sequence %s has %lld rows, the first has "
+                            "%lld", describe(c, nd->in[k], d1, sizeof d1), (long long)rows,
+                            (long long)steps);
+        steps = rows;
+    }
+    if (steps < 1)
+        return rmc_fail(RMC_ERR_SHAPE, "scan: %lld steps", (long long)steps);
+
+    copy = own(c->p, (size_t)(n_body ? n_body : 1), sizeof *copy);
+    if (!copy)
+        return rmc_fail(RMC_ERR_NOMEM, "out of memory");
+    memcpy(copy, body, (size_t)n_body * sizeof *copy);
+    in->body = copy;
+    in->n_body = n_body;
+    in->steps = steps;
+    in->dynamic = 1;
+    in->ndim = state->ndim == 0 ? 1 : 2;
+    in->dims[0] = steps;
+    in->dims[1] = state->n;
+    in->n = rmc_mul_size(steps, state->n);
+
+    /* The step's values and scratch lie in one span each, from the state node on; the
+     * tape keeps a copy of both per step, then one state's worth of carried adjoint. */
+    in->body_val = c->p->ws_size - state->off;
+    in->body_tmp = c->p->tmp_size - state->tmp_off;
+    span = rmc_mul_size(steps, in->body_val + in->body_tmp);
+    if (in->n < 0 || span < 0 || span > ((int64_t)1 << 31))
+        return rmc_fail(RMC_ERR_NOMEM, "scan: %lld steps of %lld values is too large",
+                        (long long)steps, (long long)(in->body_val + in->body_tmp));
+    in->ntmp = span + state->n;
+    return RMC_OK;
+}
+
 static rmc_status compile(struct compiler *c)
 {
     const rmc_model *m = c->model;
     rmc_program *p = c->p;
     rmc_status st = RMC_OK;
-    int32_t n_params = 0;
+    int32_t n_params = 0, scan_state = -1, n_body = 0;
+    int32_t *body;
 
     p->inst = rmc_calloc((size_t)m->n_nodes, sizeof *p->inst);
     p->dyn = rmc_calloc((size_t)m->n_nodes, sizeof *p->dyn);
+    body = own(p, (size_t)m->n_nodes, sizeof *body);
     p->vars = rmc_calloc((size_t)m->n_nodes + (size_t)m->n_dets, sizeof *p->vars);
-    if (!p->inst || !p->dyn || !p->vars)
+    if (!p->inst || !p->dyn || !p->vars || !body)
         return rmc_fail(RMC_ERR_NOMEM, "out of memory compiling the model");
     p->n_inst = m->n_nodes;
 
@@ -676,9 +1125,20 @@ static rmc_status compile(struct compiler *c)
         in->kind = nd->kind;
         in->op = nd->op;
         in->nin = nd->nin;
+        in->scan_of = scan_state >= 0 && nd->kind != NODE_SCAN ? scan_state + 1 : 0;
         for (int32_t k = 0; k < nd->nin; k++) {
+            const struct inst *a = &p->inst[nd->in[k]];
+
             in->in[k] = nd->in[k];
-            in->dynamic |= p->inst[nd->in[k]].dynamic;
+            in->dynamic |= a->dynamic;
+            /* A step's values exist only while the step runs. */
+            if (a->scan_of && a->dynamic && a->scan_of != in->scan_of &&
+                !(nd->kind == NODE_SCAN && k == 1)) {
+                char d1[256];
+
+                return rmc_fail(RMC_ERR_MODEL, "%s uses a value from inside a scan step",
+                                describe(c, id, d1, sizeof d1));
+            }
         }
         switch (nd->kind) {
         case NODE_PARAM:
@@ -697,17 +1157,41 @@ static rmc_status compile(struct compiler *c)
         case NODE_TARGET:
             st = compile_tilde(c, id);
             break;
+        case NODE_SCAN_STATE:
+            scan_state = id;
+            n_body = 0;
+            in->scan_of = id + 1;
+            st = compile_scan_slot(c, id);
+            break;
+        case NODE_SCAN_INPUT:
+            st = compile_scan_slot(c, id);
+            break;
+        case NODE_SCAN:
+            st = compile_scan(c, id, body, n_body);
+            scan_state = -1;
+            break;
         default:
             st = compile_op(c, id);
             break;
         }
         if (st != RMC_OK)
             break;
-        if (in->dynamic) {
+        if (in->dynamic && in->scan_of) {
+            /* A step's instruction: run by its scan, not by the sweep. Its slots are laid
+             * out like any other, so the step's span stays contiguous. */
+            if (nd->kind != NODE_SCAN_STATE && nd->kind != NODE_SCAN_INPUT)
+                body[n_body++] = id;
+            in->off = p->ws_size;
+            p->ws_size += in->n;
+            in->tmp_off = p->tmp_size;
+            p->tmp_size += in->ntmp;
+        } else if (in->dynamic) {
             p->dyn[p->n_dyn++] = id;
             if (nd->kind != NODE_TILDE && nd->kind != NODE_TARGET) {
                 in->off = p->ws_size;
                 p->ws_size += in->n;
+                in->tmp_off = p->tmp_size;
+                p->tmp_size += in->ntmp;
             }
         } else if (nd->kind != NODE_DATA && nd->kind != NODE_PARAM) {
             st = fold(c, id);
@@ -722,8 +1206,12 @@ static rmc_status compile(struct compiler *c)
         if (m->nodes[id].kind == NODE_PARAM)
             st = add_var(p, m->nodes[id].name, id);
     }
-    for (int32_t d = 0; d < m->n_dets && st == RMC_OK; d++)
+    for (int32_t d = 0; d < m->n_dets && st == RMC_OK; d++) {
+        if (p->inst[m->dets[d].node].scan_of && p->inst[m->dets[d].node].dynamic)
+            return rmc_fail(RMC_ERR_MODEL, "deterministic '%s' is a value inside a scan step",
+                            m->dets[d].name);
         st = add_var(p, m->dets[d].name, m->dets[d].node);
+    }
     return st == RMC_OK ? name_columns(p) : st;
 }
 
@@ -883,24 +1371,24 @@ rmc_status rmc_program_constrain(const rmc_program *p, const double *x, double *
 
 rmc_status rmc_program_unconstrain(const rmc_program *p, const double *params, double *x)
 {
+    struct workspace *ws;
+    char why[200];
+    int64_t bad;
+
     if (!p || !params || !x)
         return rmc_fail(RMC_ERR_ARGUMENT, "rmc_program_unconstrain: bad arguments");
     if (p->kind == PROGRAM_CALLBACK) {
         memcpy(x, params, (size_t)p->dim * sizeof *x);
         return RMC_OK;
     }
-    for (int32_t v = 0; v < p->n_vars; v++) {
-        const struct out_var *ov = &p->vars[v];
-        const struct inst *in = &p->inst[ov->inst];
-        int64_t bad;
-
-        if (in->kind != NODE_PARAM)
-            continue;
-        bad = transform_inverse(in, params + ov->first, x);
-        if (bad >= 0)
-            return rmc_fail(RMC_ERR_ARGUMENT, "value %g of %s is outside its support (bounds "
-                            "[%g, %g])", params[ov->first + bad],
-                            p->columns[ov->first + bad], in->lo, in->hi);
-    }
+    /* bounds that depend on earlier parameters need those parameters' values */
+    ws = workspace_create(p);
+    if (!ws)
+        return rmc_fail(RMC_ERR_NOMEM, "rmc_program_unconstrain: out of memory");
+    bad = program_unconstrain(p, ws, params, x, why, sizeof why);
+    workspace_free(ws);
+    if (bad >= 0)
+        return rmc_fail(RMC_ERR_ARGUMENT, "value %g of %s is outside its support (%s)",
+                        params[bad], p->columns[bad], why);
     return RMC_OK;
 }

@@ -1,11 +1,17 @@
-/* sample.c - rmc_sample(): checks the settings, runs chains on a pool of threads and
- * supervises them (progress, cancellation) from the calling thread.
+/* sample.c - rmc_sample(): checks the settings, chooses a backend, runs chains on a pool
+ * of threads (CPU) or in lockstep batches (Vulkan) and supervises them (progress,
+ * cancellation) from the calling thread.
  *
- * Threads take whole chains from a shared counter and run each to its end, so a chain's
- * draws never depend on which thread ran it: with counter-based random numbers the output
- * is bit-identical for any thread count. */
+ * CPU: threads take whole chains from a shared counter and run each to its end, so a
+ * chain's draws never depend on which thread ran it: with counter-based random numbers the
+ * output is bit-identical for any thread count.
+ *
+ * Vulkan: the calling thread advances every chain until it asks for an evaluation, sends
+ * all the pending positions to the device as one batch, hands each chain its result and
+ * repeats; finished chains simply drop out of the batch. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +22,7 @@
 #include "program.h"
 #include "sampler.h"
 #include "util.h"
+#include "vk.h"
 
 struct run {
     const rmc_program *program;
@@ -30,6 +37,7 @@ struct run {
     pthread_cond_t done;
     rmc_status error;
     char message[1024];
+    int backend_lost;          /* Vulkan failed midway under an explicit request */
 };
 
 void rmc_config_default(rmc_config *c)
@@ -59,9 +67,12 @@ static rmc_status check_config(const rmc_program *p, const rmc_config *c)
 {
     if (c->sampler != RMC_SAMPLER_NUTS && c->sampler != RMC_SAMPLER_HMC)
         return rmc_fail(RMC_ERR_ARGUMENT, "sampler: unknown value %d", (int)c->sampler);
-    if (c->backend != RMC_BACKEND_AUTO && c->backend != RMC_BACKEND_CPU)
-        return rmc_fail(RMC_ERR_BACKEND, "backend: %d is not available in this build",
-                        (int)c->backend);
+    if (c->backend != RMC_BACKEND_AUTO && c->backend != RMC_BACKEND_CPU &&
+        c->backend != RMC_BACKEND_VULKAN)
+        return rmc_fail(RMC_ERR_BACKEND, "backend: unknown value %d", (int)c->backend);
+    if (c->device < -1)
+        return rmc_fail(RMC_ERR_ARGUMENT, "device must be 0 (choose) or k + 1 for device k, "
+                        "got %d", (int)c->device);
     if (c->chains < 1 || c->chains > 100000000)
         return rmc_fail(RMC_ERR_ARGUMENT, "chains must be at least 1, got %lld",
                         (long long)c->chains);
@@ -222,12 +233,247 @@ static void supervise(struct run *r)
         c->progress(atomic_load(&r->iterations), total, c->progress_user);
 }
 
+/* ------------------------------------------------------------------ the batched driver */
+
+struct batch {
+    struct chain **ch;
+    enum chain_result *res;
+    int64_t *who, *iteration;
+    double *x, *lp, *grad;
+    struct workspace *ws;      /* output columns and messages, in this thread only */
+    rmc_evaluator *cpu;        /* after a device failure under backend auto */
+};
+
+static void batch_free(struct batch *b, int64_t chains)
+{
+    for (int64_t i = 0; b->ch && i < chains; i++)
+        chain_free(b->ch[i]);
+    free(b->ch);
+    free(b->res);
+    free(b->who);
+    free(b->iteration);
+    free(b->x);
+    free(b->lp);
+    free(b->grad);
+    workspace_free(b->ws);
+    rmc_evaluator_free(b->cpu);
+}
+
+/* Hand each evaluated chain its lp and gradient and move it on to its next request. A
+ * point outside the support keeps its old gradient, as program_eval leaves it. */
+static void batch_resume(struct run *r, struct batch *b, int64_t m)
+{
+    const int64_t d = r->program->dim;
+
+    for (int64_t k = 0; k < m; k++) {
+        int64_t i = b->who[k];
+        struct chain *c = b->ch[i];
+
+        c->pending.lp = b->lp[k];
+        if (b->lp[k] > -INFINITY)
+            memcpy(c->pending.grad, b->grad + k * d, (size_t)d * sizeof(double));
+        b->res[i] = chain_advance(c);
+        if (b->res[i] == CHAIN_FAILED)
+            run_fail(r, c->error);
+        atomic_fetch_add(&r->iterations, c->iteration - b->iteration[i]);
+        b->iteration[i] = c->iteration;
+    }
+}
+
+/* Evaluate the pending batch: on the device while it works; after a failure either stop
+ * (an explicit Vulkan request; the draws made so far are kept) or carry on with the CPU
+ * evaluator (auto), saying so in the fit. */
+static int batch_eval(struct run *r, struct batch *b, struct vk_program *vk, int64_t m)
+{
+    const rmc_config *cfg = r->config;
+    rmc_status st;
+
+    if (!b->cpu) {
+        st = vk_program_eval(vk, m, b->x, b->lp, b->grad);
+        if (st == RMC_OK)
+            return 0;
+        if (cfg->backend == RMC_BACKEND_VULKAN) {
+            rmc_log(RMC_LOG_ERROR, "%s; the run stops with the draws made so far",
+                    rmc_last_error());
+            run_fail(r, st);
+            r->backend_lost = 1;
+            return -1;
+        }
+        snprintf(r->fit->backend_reason, sizeof r->fit->backend_reason, "auto: vulkan on %s "
+                 "failed midway (%s); the run finished on the CPU", vk_program_describe(vk),
+                 rmc_last_error());
+        rmc_log(RMC_LOG_WARN, "%s", r->fit->backend_reason);
+        st = rmc_evaluator_create(r->program, RMC_BACKEND_CPU, NULL, cfg->threads, &b->cpu);
+        if (st != RMC_OK) {
+            run_fail(r, st);
+            return -1;
+        }
+        r->fit->backend = RMC_BACKEND_CPU;
+        snprintf(r->fit->device, sizeof r->fit->device, "%s", rmc_evaluator_device(b->cpu));
+    }
+    st = rmc_evaluator_logp_grad(b->cpu, m, b->x, b->lp, b->grad);
+    if (st != RMC_OK) {
+        run_fail(r, st);
+        return -1;
+    }
+    return 0;
+}
+
+/* All chains in lockstep against the device, from the calling thread: it also reports
+ * progress (at most every 100 ms) and watches for cancellation between batches. */
+static void run_batched(struct run *r, struct vk_program *vk)
+{
+    const rmc_program *p = r->program;
+    const rmc_config *cfg = r->config;
+    struct rmc_fit *f = r->fit;
+    const int64_t n = cfg->chains, d = p->dim;
+    const int64_t total = cfg->chains * (cfg->warmup + cfg->draws * cfg->thin);
+    struct batch b = { 0 };
+    double last = rmc_now();
+    int64_t evals = 0;
+
+    b.ch = rmc_calloc((size_t)n, sizeof *b.ch);
+    b.res = rmc_calloc((size_t)n, sizeof *b.res);
+    b.who = rmc_calloc((size_t)n, sizeof *b.who);
+    b.iteration = rmc_calloc((size_t)n, sizeof *b.iteration);
+    b.x = rmc_calloc((size_t)(n * d), sizeof *b.x);
+    b.lp = rmc_calloc((size_t)n, sizeof *b.lp);
+    b.grad = rmc_calloc((size_t)(n * d), sizeof *b.grad);
+    b.ws = workspace_create(p);
+    for (int64_t i = 0; b.ch && b.ws && i < n; i++) {
+        struct chain_output o = {
+            .values = f->values + i * f->draws * f->columns,
+            .stats = f->stats + i * f->draws * RMC_STAT_COUNT,
+            .columns = f->columns,
+        };
+
+        b.ch[i] = chain_create(p, cfg, i, b.ws, o);
+        if (!b.ch[i])
+            break;
+    }
+    if (!b.res || !b.who || !b.iteration || !b.x || !b.lp || !b.grad || !b.ws || !b.ch ||
+        !b.ch[n - 1]) {
+        run_fail(r, rmc_fail(RMC_ERR_NOMEM, "rmc_sample: out of memory for %lld chains",
+                             (long long)n));
+        batch_free(&b, n);
+        return;
+    }
+
+    for (int64_t i = 0; i < n; i++) {
+        b.res[i] = chain_advance(b.ch[i]);
+        if (b.res[i] == CHAIN_FAILED)
+            run_fail(r, b.ch[i]->error);
+    }
+    while (!atomic_load(&r->stop)) {
+        int64_t m = 0;
+
+        for (int64_t i = 0; i < n; i++) {
+            if (b.res[i] != CHAIN_NEED_EVAL)
+                continue;
+            memcpy(b.x + m * d, b.ch[i]->pending.q, (size_t)d * sizeof(double));
+            b.who[m++] = i;
+        }
+        if (m == 0 || batch_eval(r, &b, vk, m) != 0)
+            break;
+        evals++;
+        batch_resume(r, &b, m);
+
+        if (cfg->cancel && *cfg->cancel)
+            atomic_store(&r->stop, 1);
+        if (cfg->progress && rmc_now() - last >= 0.1) {
+            last = rmc_now();
+            if (cfg->progress(atomic_load(&r->iterations), total, cfg->progress_user))
+                atomic_store(&r->stop, 1);
+        }
+    }
+    if (cfg->progress && !atomic_load(&r->stop))
+        cfg->progress(atomic_load(&r->iterations), total, cfg->progress_user);
+    rmc_log(RMC_LOG_DEBUG, "vulkan: %lld batched evaluations for %lld chains", (long long)evals,
+            (long long)n);
+
+    for (int64_t i = 0; i < n; i++) {
+        struct chain *c = b.ch[i];
+
+        atomic_fetch_add(&r->gradients, c->gradients);
+        f->completed[i] = c->kept;
+        f->step_size[i] = c->eps;
+        memcpy(f->inv_metric + i * f->dim, c->inv_metric, (size_t)f->dim * sizeof(double));
+    }
+    batch_free(&b, n);
+}
+
+/* Which backend runs: the CPU when asked; a Vulkan device when asked or (auto) when one is
+ * usable; the reason is kept for the fit and, under auto, logged. Fails only for an
+ * explicit Vulkan request that cannot be met. */
+static rmc_status choose_backend(const rmc_program *p, const rmc_config *config,
+                                 struct vk_program **vk, char *reason, size_t cap)
+{
+    char filter[16];
+    rmc_status st;
+
+    *vk = NULL;
+    if (config->backend == RMC_BACKEND_CPU) {
+        snprintf(reason, cap, "requested");
+        return RMC_OK;
+    }
+    if (p->kind == PROGRAM_CALLBACK) {
+        if (config->backend == RMC_BACKEND_VULKAN)
+            return rmc_fail(RMC_ERR_BACKEND, "backend vulkan: a program over a user callback "
+                            "runs on the CPU only");
+        snprintf(reason, cap, "auto: a program over a user callback runs on the CPU");
+        return RMC_OK;
+    }
+    if (config->device > 0)
+        snprintf(filter, sizeof filter, "%d", (int)config->device - 1);
+    if (config->device < 0) /* a name that matched nothing (the Python layer says so) */
+        st = rmc_fail(RMC_ERR_BACKEND, "no Vulkan device matches the one asked for");
+    else
+        st = vk_program_create(p, config->device > 0 ? filter : NULL, config->chains, vk);
+    if (st == RMC_OK) {
+        snprintf(reason, cap, "%s: vulkan on %s", config->backend == RMC_BACKEND_VULKAN ?
+                 "requested" : "auto", vk_program_describe(*vk));
+        rmc_log(RMC_LOG_INFO, "%s", reason);
+        return RMC_OK;
+    }
+    if (config->backend == RMC_BACKEND_VULKAN)
+        return st;
+    snprintf(reason, cap, "auto: %s; using the CPU", rmc_last_error());
+    rmc_log(RMC_LOG_INFO, "%s", reason);
+    return RMC_OK;
+}
+
+/* The run's result: its fit, or its error. A device lost under an explicit Vulkan request
+ * keeps the fit of the draws made so far, marked cancelled. */
+static rmc_status finish(struct run *r, double t0, rmc_fit **out)
+{
+    r->fit->gradients = atomic_load(&r->gradients);
+    r->fit->seconds = rmc_now() - t0;
+    if (r->error != RMC_OK && r->backend_lost) {
+        r->fit->cancelled = 1;
+        *out = r->fit;
+        return rmc_fail(r->error, "%s (the fit holds the draws made before)", r->message);
+    }
+    if (r->error != RMC_OK) {
+        rmc_fit_free(r->fit);
+        return rmc_fail(r->error, "%s", r->message);
+    }
+    *out = r->fit;
+    if (atomic_load(&r->stop)) {
+        r->fit->cancelled = 1;
+        return rmc_fail(RMC_ERR_CANCELLED, "the run was cancelled; the fit holds the draws "
+                        "completed so far");
+    }
+    return RMC_OK;
+}
+
 rmc_status rmc_sample(const rmc_program *p, const rmc_config *config, rmc_fit **out)
 {
     struct run r = { .program = p, .config = config };
     pthread_t *threads;
     int nthreads, started = 0;
     double t0 = rmc_now();
+    struct vk_program *vk = NULL;
+    char reason[1200];
     rmc_status st;
 
     if (!out)
@@ -238,8 +484,31 @@ rmc_status rmc_sample(const rmc_program *p, const rmc_config *config, rmc_fit **
     st = check_config(p, config);
     if (st != RMC_OK)
         return st;
+    st = choose_backend(p, config, &vk, reason, sizeof reason);
+    if (st != RMC_OK)
+        return st;
 
     r.fit = fit_create(p, config);
+    if (r.fit)
+        snprintf(r.fit->backend_reason, sizeof r.fit->backend_reason, "%s", reason);
+    if (vk) {
+        if (!r.fit) {
+            vk_program_free(vk);
+            return rmc_fail(RMC_ERR_NOMEM, "rmc_sample: out of memory for %lld chains x %lld "
+                            "draws", (long long)config->chains, (long long)config->draws);
+        }
+        r.fit->backend = RMC_BACKEND_VULKAN;
+        snprintf(r.fit->device, sizeof r.fit->device, "%s", vk_program_describe(vk));
+        pthread_mutex_init(&r.lock, NULL);
+        atomic_init(&r.iterations, 0);
+        atomic_init(&r.gradients, 0);
+        atomic_init(&r.stop, 0);
+        run_batched(&r, vk);
+        vk_program_free(vk);
+        pthread_mutex_destroy(&r.lock);
+        return finish(&r, t0, out);
+    }
+
     nthreads = config->threads ? config->threads : cores();
     if (nthreads > config->chains)
         nthreads = (int)config->chains;
@@ -277,18 +546,8 @@ rmc_status rmc_sample(const rmc_program *p, const rmc_config *config, rmc_fit **
     free(threads);
     pthread_cond_destroy(&r.done);
     pthread_mutex_destroy(&r.lock);
-
-    r.fit->gradients = atomic_load(&r.gradients);
-    r.fit->seconds = rmc_now() - t0;
-    if (r.error != RMC_OK) {
-        rmc_fit_free(r.fit);
-        return rmc_fail(r.error, "%s", r.message);
-    }
-    *out = r.fit;
-    if (atomic_load(&r.stop)) {
-        r.fit->cancelled = 1;
-        return rmc_fail(RMC_ERR_CANCELLED, "the run was cancelled; the fit holds the draws "
-                        "completed so far");
-    }
-    return RMC_OK;
+    r.fit->backend = RMC_BACKEND_CPU;
+    snprintf(r.fit->device, sizeof r.fit->device, "cpu (%d thread%s)", nthreads,
+             nthreads == 1 ? "" : "s");
+    return finish(&r, t0, out);
 }

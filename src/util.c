@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,17 +78,71 @@ void rmc_log(rmc_log_level level, const char *fmt, ...)
     pthread_mutex_unlock(&log_lock);
 }
 
+#ifdef RMC_FAULT_INJECTION
+/* Atomics rather than a lock: sampler threads allocate their workspaces concurrently. */
+static _Atomic int fault_mode;
+static _Atomic int64_t fault_count, fault_at = -1;
+static _Atomic int fault_sticky, fault_hit;
+
+void rmc_fault_arm(enum rmc_fault_mode mode, int64_t fail_at, int sticky)
+{
+    atomic_store(&fault_mode, RMC_FAULT_OFF);
+    atomic_store(&fault_count, 0);
+    atomic_store(&fault_at, fail_at);
+    atomic_store(&fault_sticky, sticky);
+    atomic_store(&fault_hit, 0);
+    atomic_store(&fault_mode, (int)mode);
+}
+
+int64_t rmc_fault_disarm(void)
+{
+    atomic_store(&fault_mode, RMC_FAULT_OFF);
+    return atomic_load(&fault_count);
+}
+
+int rmc_fault_fired(void)
+{
+    return atomic_load(&fault_hit);
+}
+
+int rmc_fault_should_fail(int from_util)
+{
+    int mode = atomic_load(&fault_mode);
+    int64_t k, at;
+
+    if (mode == RMC_FAULT_OFF || (mode == RMC_FAULT_UTIL) != (from_util != 0))
+        return 0;
+    k = atomic_fetch_add(&fault_count, 1);
+    at = atomic_load(&fault_at);
+    if (at < 0 || k < at || (k > at && !atomic_load(&fault_sticky)))
+        return 0;
+    atomic_store(&fault_hit, 1);
+    return 1;
+}
+#define FAULT_POINT()                                                                   \
+    do {                                                                                \
+        if (rmc_fault_should_fail(1))                                                   \
+            return NULL;                                                                \
+    } while (0)
+#else
+#define FAULT_POINT() ((void)0)
+#endif
+
 void *rmc_calloc(size_t n, size_t size)
 {
     if (size != 0 && n > SIZE_MAX / size)
         return NULL;
+    FAULT_POINT();
     return calloc(n ? n : 1, size ? size : 1);
 }
 
 char *rmc_strdup(const char *s)
 {
     size_t len = strlen(s) + 1;
-    char *copy = malloc(len);
+    char *copy;
+
+    FAULT_POINT();
+    copy = malloc(len);
 
     if (copy)
         memcpy(copy, s, len);

@@ -15,13 +15,20 @@ The package calls librmc through ctypes; see ``_lib.py`` for how the library is 
 
 from ._lib import RmcError, lib as _clib
 from .builder import Model, ModelBuilder
-from .dist import (Bernoulli, BernoulliLogit, Cauchy, Distribution, Exponential, HalfCauchy,
-                   HalfNormal, Normal, StudentT, Uniform)
+from .dist import (Bernoulli, BernoulliLogit, Beta, Binomial, BinomialLogit, CategoricalLogit,
+                   Cauchy, Dirichlet, Distribution, Exponential, Gamma, HalfCauchy, HalfNormal,
+                   HalfStudentT, InverseGamma, LKJCholesky, Laplace, Logistic, LogNormal,
+                   MultiNormalCholesky, NegBinomial2, NegBinomial2Log, Normal, Poisson,
+                   PoissonLog, StudentT, Uniform, Weibull)
 from .expr import Expr, dot, exp, gather, log, log1p, logistic, matvec, sqrt, square
-from .expr import pow, sum_ as sum  # noqa: F401 (public, but kept out of __all__)
+from .expr import (cholesky, col, concat, cov_exp_quad, diag_pre_multiply, drop, lag, matmul,
+                   row, transpose, tri_solve, vecmat)
+from .expr import (expm1, lgamma, log1p_exp, log_mix, log_sum_exp, lpdf, maximum, minimum,
+                   tanh)
+from .expr import abs_ as abs, pow, sum_ as sum  # noqa: F401 (public, kept out of __all__)
 from .fit import FitResult
 from .program import Program, logp_grad
-from .sampling import sample
+from .sampling import Evaluator, devices, sample, vulkan_status
 
 
 def version():
@@ -34,7 +41,16 @@ __version__ = version()
 __all__ = [
     "RmcError", "Model", "ModelBuilder", "Program", "FitResult", "Expr", "Distribution",
     "Normal", "HalfNormal", "Cauchy", "HalfCauchy", "StudentT", "Uniform", "Exponential",
-    "Bernoulli", "BernoulliLogit", "exp", "log", "log1p", "sqrt", "square", "logistic",
-    "dot", "matvec", "gather", "sample", "logp_grad", "version", "__version__",
+    "Bernoulli", "BernoulliLogit", "Gamma", "InverseGamma", "LogNormal", "Beta", "Laplace",
+    "Logistic", "Weibull", "HalfStudentT", "Binomial", "BinomialLogit", "Poisson",
+    "PoissonLog", "NegBinomial2", "NegBinomial2Log", "CategoricalLogit",
+    "MultiNormalCholesky", "Dirichlet", "LKJCholesky", "exp", "log", "log1p", "sqrt",
+    "square", "logistic", "dot", "matvec", "gather", "sample", "logp_grad", "version",
+    "__version__", "vecmat", "matmul", "transpose", "row", "col", "drop", "lag", "concat",
+    "diag_pre_multiply", "cholesky", "tri_solve", "cov_exp_quad",
+    "minimum", "maximum", "lgamma", "expm1", "log1p_exp", "tanh", "log_sum_exp", "log_mix",
+    "lpdf",
+    "devices", "vulkan_status", "Evaluator",
 ]
-# rmc.sum and rmc.pow stay out of __all__: "from rmc import *" must not shadow the builtins.
+# rmc.sum, rmc.pow and rmc.abs stay out of __all__: "from rmc import *" must not shadow the
+# builtins.

@@ -67,10 +67,11 @@ RMC_REAL, RMC_INT32, RMC_INT64 = 0, 1, 2
 
 # rmc_op
 OPS = {
-    "add": 0, "sub": 1, "mul": 2, "div": 3, "pow": 4,
+    "add": 0, "sub": 1, "mul": 2, "div": 3, "pow": 4, "min": 5, "max": 6,
     "neg": 16, "exp": 17, "log": 18, "log1p": 19, "sqrt": 20, "square": 21,
-    "logistic": 22,
-    "sum": 32, "dot": 33,
+    "logistic": 22, "lgamma": 23, "expm1": 24, "log1p_exp": 25, "tanh": 26, "abs": 27,
+    "sum": 32, "dot": 33, "log_sum_exp": 34,
+    "log_mix": 48,
 }
 
 # rmc_dist
@@ -79,9 +80,18 @@ DISTS = {
     "uniform": 5, "exponential": 6, "bernoulli": 7, "bernoulli_logit": 8,
 }
 
+# rmc_transform
+TRANSFORMS = {"none": 0, "ordered": 1, "positive_ordered": 2, "simplex": 3,
+              "cholesky_corr": 4}
+
 # rmc_sampler, rmc_backend
 SAMPLERS = {"nuts": 0, "hmc": 1}
-BACKENDS = {"auto": 0, "cpu": 1}
+BACKENDS = {"auto": 0, "cpu": 1, "vulkan": 2}
+BACKEND_NAMES = {v: k for k, v in BACKENDS.items()}
+RMC_ERR_BACKEND = 7
+
+# rmc_device_type
+DEVICE_TYPES = {0: "other", 1: "integrated_gpu", 2: "discrete_gpu", 3: "virtual_gpu", 4: "cpu"}
 
 # rmc_stat, in the order of the stats array
 STAT_NAMES = ("lp", "accept_stat", "step_size", "tree_depth", "n_leapfrog", "divergent",
@@ -123,9 +133,27 @@ class Config(Structure):
         ("init_radius", c_double),
         ("init", POINTER(c_double)),
         ("init_tries", c_int32),
+        ("device", c_int32),                 # 0: choose, k: device k - 1 of rmc_devices
         ("progress", PROGRESS_FN),
         ("progress_user", c_void_p),
         ("cancel", POINTER(c_int32)),        # const volatile int32_t *
+    ]
+
+
+class DeviceInfo(Structure):
+    """``struct rmc_device_info``, field for field."""
+
+    _fields_ = [
+        ("index", c_int32),
+        ("type", c_int32),
+        ("name", ctypes.c_char * 256),
+        ("driver", ctypes.c_char * 256),
+        ("vendor_id", ctypes.c_uint32),
+        ("device_id", ctypes.c_uint32),
+        ("api_version", ctypes.c_uint32),
+        ("float64", c_int32),
+        ("automatic", c_int32),
+        ("memory", c_int64),
     ]
 
 
@@ -194,9 +222,54 @@ _bind("rmc_slice", _status, _model_p, _node, c_int64, c_int64, POINTER(_node))
 _bind("rmc_index", _status, _model_p, _node, c_int64, POINTER(_node))
 # rmc_status rmc_matvec(rmc_model *model, rmc_node matrix, rmc_node vec, rmc_node *out);
 _bind("rmc_matvec", _status, _model_p, _node, _node, POINTER(_node))
+# rmc_status rmc_param_transform(rmc_model *model, const char *name, int32_t ndim,
+#                                const int64_t *dims, const char *const *dim_names,
+#                                rmc_transform transform, rmc_node *out);
+_bind("rmc_param_transform", _status, _model_p, c_char_p, c_int32, _i64_p, _str_array, c_int,
+      POINTER(_node))
+# rmc_status rmc_vecmat(rmc_model *model, rmc_node vec, rmc_node matrix, rmc_node *out);
+_bind("rmc_vecmat", _status, _model_p, _node, _node, POINTER(_node))
+# rmc_status rmc_matmul(rmc_model *model, rmc_node a, rmc_node b, rmc_node *out);
+_bind("rmc_matmul", _status, _model_p, _node, _node, POINTER(_node))
+# rmc_status rmc_transpose(rmc_model *model, rmc_node matrix, rmc_node *out);
+_bind("rmc_transpose", _status, _model_p, _node, POINTER(_node))
+# rmc_status rmc_row(rmc_model *model, rmc_node matrix, int64_t i, rmc_node *out);
+_bind("rmc_row", _status, _model_p, _node, c_int64, POINTER(_node))
+# rmc_status rmc_col(rmc_model *model, rmc_node matrix, int64_t j, rmc_node *out);
+_bind("rmc_col", _status, _model_p, _node, c_int64, POINTER(_node))
+# rmc_status rmc_drop(rmc_model *model, rmc_node vec, int64_t first, int64_t last,
+#                     rmc_node *out);
+_bind("rmc_drop", _status, _model_p, _node, c_int64, c_int64, POINTER(_node))
+# rmc_status rmc_concat(rmc_model *model, rmc_node a, rmc_node b, rmc_node *out);
+_bind("rmc_concat", _status, _model_p, _node, _node, POINTER(_node))
+# rmc_status rmc_diag_pre_multiply(rmc_model *model, rmc_node vec, rmc_node matrix,
+#                                  rmc_node *out);
+_bind("rmc_diag_pre_multiply", _status, _model_p, _node, _node, POINTER(_node))
+# rmc_status rmc_cholesky(rmc_model *model, rmc_node matrix, rmc_node *out);
+_bind("rmc_cholesky", _status, _model_p, _node, POINTER(_node))
+# rmc_status rmc_tri_solve(rmc_model *model, rmc_node lower, rmc_node b, rmc_node *out);
+_bind("rmc_tri_solve", _status, _model_p, _node, _node, POINTER(_node))
+# rmc_status rmc_cov_exp_quad(rmc_model *model, rmc_node x, rmc_node alpha, rmc_node rho,
+#                             double delta, rmc_node *out);
+_bind("rmc_cov_exp_quad", _status, _model_p, _node, _node, _node, c_double, POINTER(_node))
 # rmc_status rmc_tilde(rmc_model *model, rmc_dist dist, rmc_node value, int32_t nargs,
 #                      const rmc_node *args);
 _bind("rmc_tilde", _status, _model_p, c_int, _node, c_int32, POINTER(_node))
+# rmc_status rmc_op3(rmc_model *model, rmc_op op, rmc_node a, rmc_node b, rmc_node c,
+#                    rmc_node *out);
+_bind("rmc_op3", _status, _model_p, c_int, _node, _node, _node, POINTER(_node))
+# rmc_status rmc_lpdf(rmc_model *model, rmc_dist dist, rmc_node value, int32_t nargs,
+#                     const rmc_node *args, rmc_node *out);
+_bind("rmc_lpdf", _status, _model_p, c_int, _node, c_int32, POINTER(_node), POINTER(_node))
+# rmc_status rmc_target(rmc_model *model, rmc_node node);
+_bind("rmc_target", _status, _model_p, _node)
+# rmc_status rmc_scan_begin(rmc_model *model, rmc_node init, int32_t n_seq,
+#                           const rmc_node *seqs, rmc_node *state, rmc_node *inputs);
+_bind("rmc_scan_begin", _status, _model_p, _node, c_int32, POINTER(_node), POINTER(_node),
+      POINTER(_node))
+# rmc_status rmc_scan_end(rmc_model *model, rmc_node next, int64_t steps,
+#                         const char *steps_name, rmc_node *out);
+_bind("rmc_scan_end", _status, _model_p, _node, c_int64, c_char_p, POINTER(_node))
 # rmc_status rmc_deterministic(rmc_model *model, const char *name, rmc_node node);
 _bind("rmc_deterministic", _status, _model_p, c_char_p, _node)
 
@@ -273,6 +346,31 @@ _bind("rmc_fit_seconds", c_double, _fit_p)
 _bind("rmc_fit_summary", _status, _fit_p, _dbl_p)
 # const char *rmc_fit_summary_text(rmc_fit *fit);
 _bind("rmc_fit_summary_text", c_char_p, _fit_p)
+
+# int32_t rmc_fit_backend(const rmc_fit *fit);
+_bind("rmc_fit_backend", c_int32, _fit_p)
+# const char *rmc_fit_device(const rmc_fit *fit);
+_bind("rmc_fit_device", c_char_p, _fit_p)
+# const char *rmc_fit_backend_reason(const rmc_fit *fit);
+_bind("rmc_fit_backend_reason", c_char_p, _fit_p)
+
+# rmc_status rmc_devices(rmc_device_info *out, int32_t capacity, int32_t *count);
+_bind("rmc_devices", _status, POINTER(DeviceInfo), c_int32, POINTER(c_int32))
+# rmc_status rmc_device_find(const char *filter, int32_t *index);
+_bind("rmc_device_find", _status, c_char_p, POINTER(c_int32))
+# rmc_status rmc_evaluator_create(const rmc_program *program, int32_t backend,
+#                                 const char *device, int32_t threads, rmc_evaluator **out);
+_bind("rmc_evaluator_create", _status, _program_p, c_int32, c_char_p, c_int32,
+      POINTER(c_void_p))
+# rmc_status rmc_evaluator_logp_grad(rmc_evaluator *ev, int64_t batch, const double *x,
+#                                    double *lp, double *grad);
+_bind("rmc_evaluator_logp_grad", _status, c_void_p, c_int64, _dbl_p, _dbl_p, _dbl_p)
+# int32_t rmc_evaluator_backend(const rmc_evaluator *ev);
+_bind("rmc_evaluator_backend", c_int32, c_void_p)
+# const char *rmc_evaluator_device(const rmc_evaluator *ev);
+_bind("rmc_evaluator_device", c_char_p, c_void_p)
+# void rmc_evaluator_free(rmc_evaluator *ev);
+_bind("rmc_evaluator_free", None, c_void_p)
 
 # double rmc_rhat(const double *draws, int64_t chains, int64_t draws_per_chain);
 _bind("rmc_rhat", c_double, _dbl_p, c_int64, c_int64)

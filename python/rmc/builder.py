@@ -1,11 +1,23 @@
 """ModelBuilder records a model as plain node records; Model replays them into C.
 
 A record is a JSON-able dict: ``{"op": kind, "inputs": [record indexes], ...attributes}``.
-The kinds are ``param``, ``data``, ``const``, ``const_vector``, ``op1``, ``op2``,
+The kinds are ``param`` (``lower``/``upper``: record indexes of bounds or None; an
+optional ``transform``), ``data``, ``const``, ``const_vector``, ``op1``, ``op2``,
 ``gather``, ``slice`` (``begin``, ``end``), ``index`` (``i``, a scalar element),
-``matvec``, ``tilde`` and ``deterministic``. A :class:`Model` holds a frozen copy of the
-records and the C model made from them, so a model can be saved (:meth:`Model.to_json`)
-and rebuilt.
+``matvec``, ``vecmat``, ``matmul``, ``transpose``, ``row`` (``i``), ``col`` (``j``),
+``drop`` (``first``, ``last``), ``concat``, ``diag_pre_multiply``, ``cholesky``,
+``tri_solve``, ``cov_exp_quad`` (``delta``), ``op3`` (``fn``), ``lpdf`` (``dist``; inputs
+value then arguments), ``tilde``, ``target`` and ``deterministic``.
+
+A recurrence (:meth:`ModelBuilder.scan`) is a ``scan_begin`` record (inputs: the initial
+state, then the sequences; it stands for the previous state), one ``scan_row`` record per
+sequence (``k``; inputs: the begin record and sequence k; it stands for the current row),
+the records of the step, and a ``scan_end`` record (inputs: the begin record, the next
+state, then the sequences; ``steps`` and ``steps_name`` for a scan without sequences),
+which stands for the states 1..T.
+
+A :class:`Model` holds a frozen copy of the records and the C model made from them, so a
+model can be saved (:meth:`Model.to_json`) and rebuilt.
 """
 
 import copy
@@ -25,7 +37,17 @@ __all__ = ["ModelBuilder", "Model"]
 FORMAT_VERSION = 2   # of Model.to_json files; version 1 files without index vectors load
 _BAD_NAME_CHARS = set('[],"')
 _SHARED_KINDS = {"data", "const", "const_vector", "op1", "op2", "gather", "slice", "index",
-                 "matvec"}
+                 "matvec", "vecmat", "matmul", "transpose", "row", "col", "drop", "concat",
+                 "diag_pre_multiply", "cholesky", "tri_solve", "cov_exp_quad", "op3",
+                 "lpdf"}
+# Record kinds whose value depends on the parameters (or on a scan's state) whatever their
+# inputs: in C they are "dynamic", and a dynamic node of a scan step exists only in it.
+_DYNAMIC_KINDS = {"param", "scan_begin", "scan_row"}
+
+# Record kinds replayed by one builder call over their inputs, with no attributes.
+_PLAIN_CALLS = {"vecmat": "rmc_vecmat", "matmul": "rmc_matmul", "transpose": "rmc_transpose",
+                "concat": "rmc_concat", "diag_pre_multiply": "rmc_diag_pre_multiply",
+                "cholesky": "rmc_cholesky", "tri_solve": "rmc_tri_solve"}
 
 
 def _check_name(name, what):
@@ -71,16 +93,32 @@ def _dtype_name(dtype):
     raise ValueError("data dtype must be float or int, got %r" % (dtype,))
 
 
-def _bound_value(value, what):
-    """A parameter bound: None or a finite number (expression bounds come later)."""
+def _bound_value(value, what, absent):
+    """A parameter bound: None, a finite number, or an expression.
+
+    ``absent`` is the infinity that means "no bound" on this side (-inf for a lower
+    bound). An expression bound is anything an expression accepts (another parameter or
+    an expression of parameters, a data name, a numeric array) and is returned as an Expr;
+    its shape (a scalar, or the parameter's) is checked when data are bound.
+    """
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError("%s must be a number or None, got %r" % (what, value))
-    value = float(value)
-    if value != value:
-        raise ValueError("%s is NaN" % what)
-    return value
+    if isinstance(value, bool):
+        raise TypeError("%s must be a number, an expression or None, got %r" % (what, value))
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if value != value:
+            raise ValueError("%s is NaN" % what)
+        if value == absent:
+            return None
+        if value in (float("inf"), float("-inf")):
+            raise ValueError("%s must be finite, got %r" % (what, value))
+        return value
+    try:
+        return as_expr(value)
+    except TypeError:
+        raise TypeError("%s must be a number, an expression or None, got %r"
+                        % (what, value)) from None
 
 
 class ModelBuilder:
@@ -100,6 +138,9 @@ class ModelBuilder:
         self._memo = {}      # id(free Expr) -> (Expr, index)
         self._names = set()  # parameter and deterministic names (one namespace, as in C)
         self._shapes = []    # static shapes of the first records (see expr.infer_shape)
+        self._dynamic = []   # per record: depends on parameters or on a scan's state
+        self._scan = None    # the scan_begin record of the scan whose step is being built
+        self._closed = set() # dynamic records of finished scan steps: unusable outside them
 
     # ---------------------------------------------------------------- internals
 
@@ -109,15 +150,50 @@ class ModelBuilder:
         rec.update(attrs)
         if inputs:
             rec["inputs"] = [int(i) for i in inputs]
+        used = list(rec.get("inputs", ()))
+        if kind == "param":
+            used += [i for i in (rec.get("lower"), rec.get("upper")) if i is not None]
+        self._refuse_step_values(used, self._describe(kind, rec))
         key = None
         if kind in _SHARED_KINDS:
             key = json.dumps(rec, sort_keys=True)
             if key in self._keys:
                 return self._keys[key]
         self._records.append(rec)
+        self._dynamic.append(kind in _DYNAMIC_KINDS or any(self._dynamic[i] for i in used))
         if key is not None:
             self._keys[key] = len(self._records) - 1
         return len(self._records) - 1
+
+    @staticmethod
+    def _describe(kind, rec):
+        """A short name of a record for messages: "deterministic 'x'", "op2 mul"."""
+        if rec.get("name"):
+            return "%s '%s'" % (kind, rec["name"])
+        detail = rec.get("fn") or rec.get("dist")
+        return "%s %s" % (kind, detail) if detail else kind
+
+    def _refuse_step_values(self, nodes, what):
+        """Raise if any of the record indexes ``nodes`` is a value of a finished scan step."""
+        if self._closed and any(i in self._closed for i in nodes):
+            raise ValueError("%s: this expression uses a value computed inside a scan step, "
+                             "which exists only within the step; use the states the scan "
+                             "returns instead" % what)
+
+    def _refuse_in_scan(self, what):
+        """Raise if a scan step is being built: C refuses ``what`` inside a step."""
+        if self._scan is not None:
+            raise ValueError("%s cannot be declared inside a scan step (the step is a pure "
+                             "function of its state and rows); declare it before b.scan, or "
+                             "use the states the scan returns after it" % what)
+
+    def _rollback(self, length):
+        """Forget every record from index ``length`` on (a scan step that failed)."""
+        del self._records[length:]
+        del self._dynamic[length:]
+        del self._shapes[length:]
+        self._keys = {k: v for k, v in self._keys.items() if v < length}
+        self._memo = {k: v for k, v in self._memo.items() if v[1] < length}
 
     def _node_of(self, expr):
         """The record index of an expression, recording a free expression on first use."""
@@ -153,35 +229,103 @@ class ModelBuilder:
 
     # ---------------------------------------------------------------- declarations
 
-    def param(self, name, shape=(), lower=None, upper=None, prior=None):
+    def param(self, name, shape=(), lower=None, upper=None, prior=None, transform=None):
         """Declare a parameter and return it as an expression.
 
         ``shape`` is an int, the name of an integer data scalar (``"J"``), or a tuple of
-        those; ``()`` is a scalar. ``lower``/``upper`` are numbers or None. With a prior
-        whose support is bounded (HalfNormal, HalfCauchy, Exponential: lower 0; Uniform
-        with numeric bounds) a missing bound is taken from it. Without a prior the
+        those; ``()`` is a scalar.
+
+        ``lower``/``upper`` are None, numbers, or expressions: other parameters or
+        expressions of them (GARCH's ``upper=1 - alpha``), data names or numeric arrays,
+        each a scalar or of the parameter's shape. The density includes the bound map's
+        log-Jacobian, and its gradient reaches the parameters in the bound. Where a bound
+        that depends on parameters is not below the other, the log density is -inf. With a
+        prior whose support is bounded (HalfNormal, HalfCauchy, Exponential: lower 0;
+        Uniform with numeric bounds) a missing bound is taken from it. Without a prior the
         parameter has a flat prior over its range.
+
+        ``transform`` constrains the parameter's shape instead of bounding it (no bounds
+        then; a prior's support is not used):
+
+        - ``"ordered"``: a strictly increasing vector;
+        - ``"positive_ordered"``: a positive, strictly increasing vector;
+        - ``"simplex"``: a vector of K >= 2 positive values summing to 1 (K - 1 free
+          coordinates, by stick-breaking);
+        - ``"cholesky_corr"``: the K x K lower Cholesky factor of a correlation matrix
+          (``shape`` K or (K, K); K (K - 1) / 2 free coordinates), with a flat density over
+          its strict lower triangle unless a prior such as :class:`rmc.LKJCholesky` is
+          given.
+
+        A prior that names a transform (a ``transform`` attribute) supplies it when
+        ``transform`` is not given.
         """
-        shape = _normalize_shape(shape, "parameter '%s'" % name)
+        self._refuse_in_scan("parameter %r" % (name,))
         if prior is not None and not isinstance(prior, Distribution):
             raise TypeError("param '%s': prior must be a Distribution, got %r" % (name, prior))
-        if prior is not None:
-            lower = prior.support[0] if lower is None else lower
-            upper = prior.support[1] if upper is None else upper
-        lower = _bound_value(lower, "parameter '%s' lower bound" % name)
-        upper = _bound_value(upper, "parameter '%s' upper bound" % name)
-        if lower is not None and upper is not None and not lower < upper:
+        if transform is None and prior is not None:
+            transform = getattr(prior, "transform", None)
+        if transform is not None:
+            shape = self._transform_shape(name, shape, transform)
+            if lower is not None or upper is not None:
+                raise ValueError("parameter '%s': a %s parameter takes no bounds"
+                                 % (name, transform))
+        else:
+            shape = _normalize_shape(shape, "parameter '%s'" % name)
+            if prior is not None:
+                lower = prior.support[0] if lower is None else lower
+                upper = prior.support[1] if upper is None else upper
+        lower = _bound_value(lower, "parameter '%s' lower bound" % name, float("-inf"))
+        upper = _bound_value(upper, "parameter '%s' upper bound" % name, float("inf"))
+        if isinstance(lower, float) and isinstance(upper, float) and not lower < upper:
             raise ValueError("parameter '%s': lower bound %g must be below upper bound %g"
                              % (name, lower, upper))
+        self._refuse_step_values([e._node for e in (lower, upper)
+                                  if isinstance(e, Expr) and e._builder is self],
+                                 "parameter '%s' bound" % name)
         self._claim(name, "parameter")
 
-        lo = None if lower is None else self._add("const", (), {"value": lower})
-        hi = None if upper is None else self._add("const", (), {"value": upper})
-        node = self._add("param", (), {"name": name, "shape": shape, "lower": lo, "upper": hi})
+        # Bound expressions are recorded first: a node only uses earlier ones.
+        lo = self._bound_node(lower)
+        hi = self._bound_node(upper)
+        attrs = {"name": name, "shape": shape, "lower": lo, "upper": hi}
+        if transform is not None:
+            attrs["transform"] = transform
+        node = self._add("param", (), attrs)
         value = Expr(self, node)
         if prior is not None:
             self.tilde(value, prior)
         return value
+
+    def _bound_node(self, bound):
+        if bound is None:
+            return None
+        if isinstance(bound, float):
+            return self._add("const", (), {"value": bound})
+        return self._node_of(bound)
+
+    @staticmethod
+    def _transform_shape(name, shape, transform):
+        """The shape of a constrained parameter, checked for its transform."""
+        what = "parameter '%s'" % name
+        if transform not in _lib.TRANSFORMS or transform == "none":
+            raise ValueError("%s: unknown transform %r (one of %s)"
+                             % (what, transform, ", ".join(
+                                 repr(t) for t in _lib.TRANSFORMS if t != "none")))
+        shape = _normalize_shape(shape, what)
+        if transform == "cholesky_corr":
+            if len(shape) == 1:
+                shape = [shape[0], shape[0]]
+            if len(shape) != 2 or shape[0] != shape[1]:
+                raise ValueError("%s: a cholesky_corr factor is square, give shape K or "
+                                 "(K, K), got %r" % (what, tuple(shape)))
+        elif len(shape) != 1:
+            raise ValueError("%s: a %s parameter is a vector, give shape K, got %r"
+                             % (what, transform, tuple(shape)))
+        if transform in ("simplex", "cholesky_corr") and isinstance(shape[0], int) and \
+                shape[0] < 2:
+            raise ValueError("%s: a %s needs a size of at least 2, got %d"
+                             % (what, transform, shape[0]))
+        return shape
 
     def data(self, name, shape=None, dtype=float):
         """Declare a data field and return it as an expression.
@@ -202,6 +346,7 @@ class ModelBuilder:
         ``value`` is an expression (a parameter, a function of parameters, or data) or a
         string naming an observed data field.
         """
+        self._refuse_in_scan("a distribution statement (tilde/observe)")
         if not isinstance(dist, Distribution):
             raise TypeError("tilde: dist must be a Distribution (rmc.Normal(...)), got %r"
                             % (dist,))
@@ -220,10 +365,121 @@ class ModelBuilder:
 
         Returns the expression, so it can be used further in the model.
         """
-        self._claim(name, "deterministic")
+        self._refuse_in_scan("deterministic %r" % (name,))
         node = self._node_of(expr)
+        self._refuse_step_values([node], "deterministic '%s'" % name)
+        self._claim(name, "deterministic")
         self._add("deterministic", (node,), {"name": name})
         return Expr(self, node)
+
+    def target(self, expr):
+        """Add ``sum(expr)`` to the log density (Stan's ``target += expr``).
+
+        ``expr`` is a scalar, vector or matrix expression, typically built from
+        :meth:`rmc.Distribution.logpdf` (``rmc.Normal(mu, s).logpdf("y")``),
+        :func:`rmc.log_mix` or :func:`rmc.log_sum_exp`. The term is added as it is: a
+        change of variables needs its own log-Jacobian term.
+        """
+        self._refuse_in_scan("a target term")
+        node = self._node_of(expr)
+        self._add("target", (node,), {})
+
+    def scan(self, step, init, sequences=(), steps=None):
+        """A recurrence: ``state[t] = step(state[t - 1], rows t of the sequences)``.
+
+        ``step`` is a Python function, called once here with the previous state (an
+        expression shaped like ``init``) and one expression per sequence for its current
+        row (a scalar for a vector sequence, a vector for a matrix's row); it returns the
+        next state, of ``init``'s shape, built with the usual operations from its
+        arguments and from anything declared before (parameters, data, constants).
+        ``init`` is the state before the first step (a number, an expression, a data name).
+        ``sequences`` is one or two vectors or matrices of T rows (expressions or data
+        names), or none; without sequences ``steps`` gives T, an int or the name of an
+        integer data scalar.
+
+        Returns the states 1..T (``init`` is not among them): a vector of T for a scalar
+        state, a T x S matrix for a vector state of S. GARCH(1,1) volatilities::
+
+            s = b.scan(lambda s_prev, y_prev: rmc.sqrt(a0 + a1 * (y_prev - mu) ** 2
+                                                       + b1 * s_prev ** 2),
+                       init="sigma1", sequences=rmc.drop("y", last=1))
+
+        A step cannot declare parameters, statements, target terms or deterministics, nor
+        start another scan. Values computed inside the step exist only while it runs:
+        using one after the scan (outside the step) raises ValueError. Gradients run back
+        through every step.
+        """
+        self._refuse_in_scan("a nested scan")
+        if not callable(step):
+            raise TypeError("scan: step must be a function of the state (and the rows), got "
+                            "%r" % (step,))
+        if isinstance(sequences, (list, tuple)):
+            seqs = list(sequences)
+        else:
+            seqs = [sequences]
+        if len(seqs) > 2:
+            raise ValueError("scan: at most two sequences, got %d" % len(seqs))
+        steps_attrs = self._scan_steps(steps, bool(seqs))
+        length = len(self._records)
+        try:
+            init_node = self._node_of(init)
+            seq_nodes = [self._node_of(q) for q in seqs]
+            begin = self._add("scan_begin", [init_node] + seq_nodes, {})
+            rows = [self._add("scan_row", (begin, q), {"k": k})
+                    for k, q in enumerate(seq_nodes)]
+            self._scan = begin
+            result = step(Expr(self, begin), *[Expr(self, r) for r in rows])
+            if result is None:
+                raise TypeError("scan: step returned None; it must return the next state")
+            next_node = self._node_of(result)
+            if next_node < begin or not self._dynamic[next_node]:
+                raise ValueError("scan: the step must return a new state computed inside "
+                                 "the step from its state, its rows or parameters (it "
+                                 "returned %r, which %s)" % (result, "was made before the "
+                                                             "scan" if next_node < begin
+                                                             else "depends on data only"))
+            self._check_state_shape(begin, next_node)
+            end = self._add("scan_end", [begin, next_node] + seq_nodes, steps_attrs)
+        except BaseException:
+            self._scan = None
+            self._rollback(length)
+            raise
+        self._scan = None
+        self._close_step(begin, end)
+        return Expr(self, end)
+
+    @staticmethod
+    def _scan_steps(steps, has_sequences):
+        """The ``steps``/``steps_name`` attributes of a scan_end record, checked."""
+        if has_sequences:
+            if steps is not None:
+                raise ValueError("scan: steps is only for a scan without sequences (T is "
+                                 "the sequences' length)")
+            return {"steps": None, "steps_name": None}
+        if isinstance(steps, str):
+            _check_name(steps, "scan steps")
+            return {"steps": None, "steps_name": steps}
+        if isinstance(steps, numbers.Integral) and not isinstance(steps, bool) and steps >= 1:
+            return {"steps": int(steps), "steps_name": None}
+        raise ValueError("scan: without sequences, steps must be a positive int or the name "
+                         "of an integer data scalar, got %r" % (steps,))
+
+    def _check_state_shape(self, begin, next_node):
+        """Refuse a next state whose shape, known now, differs from the initial state's."""
+        want, got = self._shape(begin), self._shape(next_node)
+        if want is None or got is None or None in want or None in got:
+            return
+        if tuple(want) != tuple(got):
+            raise ValueError("scan: the step returned a state of shape %s, but the initial "
+                             "state has shape %s" % (tuple(got), tuple(want)))
+
+    def _close_step(self, begin, end):
+        """After a scan: its step's dynamic records become private to it (C refuses any use
+        of them outside the step), so they leave the sharing tables."""
+        private = {i for i in range(begin, end) if self._dynamic[i]}
+        self._closed |= private
+        self._keys = {k: v for k, v in self._keys.items() if v not in private}
+        self._memo = {k: v for k, v in self._memo.items() if v[1] not in private}
 
     # ---------------------------------------------------------------- conveniences
 
@@ -249,6 +505,8 @@ class ModelBuilder:
 
     def build(self):
         """Freeze the model: returns an immutable :class:`Model` (the builder stays usable)."""
+        if self._scan is not None:
+            raise ValueError("cannot build the model inside a scan step")
         return Model(self._records)
 
 
@@ -284,11 +542,19 @@ class _CModel:
     def _replay(self, records):
         h = self._handle
         nodes = []
+        rows = {}   # scan_begin record -> the C nodes of its rows
         for i, rec in enumerate(records):
             op = rec["op"]
             out = ctypes.c_int32(RMC_NONE)
             ins = [nodes[j] for j in rec.get("inputs", ())]
-            if op == "param":
+            if op in ("op3", "lpdf", "target") or op.startswith("scan_"):
+                st = self._replay_new(rec, ins, rows, i, out)
+            elif op == "param" and rec.get("transform") is not None:
+                ndim, dims, names = _shape_args(rec["shape"])
+                st = lib.rmc_param_transform(h, rec["name"].encode(), ndim, dims, names,
+                                             _lib.TRANSFORMS[rec["transform"]],
+                                             ctypes.byref(out))
+            elif op == "param":
                 lo = RMC_NONE if rec["lower"] is None else nodes[rec["lower"]]
                 hi = RMC_NONE if rec["upper"] is None else nodes[rec["upper"]]
                 ndim, dims, names = _shape_args(rec["shape"])
@@ -317,6 +583,17 @@ class _CModel:
                 st = lib.rmc_index(h, ins[0], rec["i"], ctypes.byref(out))
             elif op == "matvec":
                 st = lib.rmc_matvec(h, ins[0], ins[1], ctypes.byref(out))
+            elif op in _PLAIN_CALLS:
+                st = getattr(lib, _PLAIN_CALLS[op])(h, *ins, ctypes.byref(out))
+            elif op == "row":
+                st = lib.rmc_row(h, ins[0], rec["i"], ctypes.byref(out))
+            elif op == "col":
+                st = lib.rmc_col(h, ins[0], rec["j"], ctypes.byref(out))
+            elif op == "drop":
+                st = lib.rmc_drop(h, ins[0], rec["first"], rec["last"], ctypes.byref(out))
+            elif op == "cov_exp_quad":
+                st = lib.rmc_cov_exp_quad(h, ins[0], ins[1], ins[2], rec["delta"],
+                                          ctypes.byref(out))
             elif op == "tilde":
                 args = (ctypes.c_int32 * max(len(ins) - 1, 1))(*ins[1:])
                 st = lib.rmc_tilde(h, _lib.DISTS[rec["dist"]], ins[0], len(ins) - 1, args)
@@ -326,6 +603,39 @@ class _CModel:
                 raise ValueError("unknown model record kind %r (record %d)" % (op, i))
             _check(st)
             nodes.append(out.value)
+
+    def _replay_new(self, rec, ins, rows, i, out):
+        """Replay an op3, lpdf, target or scan record; returns the C status."""
+        h, op = self._handle, rec["op"]
+        if op == "op3":
+            return lib.rmc_op3(h, _lib.OPS[rec["fn"]], ins[0], ins[1], ins[2],
+                               ctypes.byref(out))
+        if op == "lpdf":
+            args = (ctypes.c_int32 * max(len(ins) - 1, 1))(*ins[1:])
+            return lib.rmc_lpdf(h, _lib.DISTS[rec["dist"]], ins[0], len(ins) - 1, args,
+                                ctypes.byref(out))
+        if op == "target":
+            return lib.rmc_target(h, ins[0])
+        if op == "scan_begin":
+            n_seq = len(ins) - 1
+            seqs = (ctypes.c_int32 * 2)(*ins[1:])
+            inputs = (ctypes.c_int32 * 2)(RMC_NONE, RMC_NONE)
+            st = lib.rmc_scan_begin(h, ins[0], n_seq, seqs, ctypes.byref(out), inputs)
+            rows[i] = list(inputs)[:n_seq]
+            return st
+        if op == "scan_row":
+            begin = rec["inputs"][0]
+            if begin not in rows or not 0 <= rec["k"] < len(rows[begin]):
+                raise ValueError("model record %d: scan_row %r does not follow its "
+                                 "scan_begin" % (i, rec.get("k")))
+            out.value = rows[begin][rec["k"]]
+            return _lib.RMC_OK
+        if op == "scan_end":
+            name = rec.get("steps_name")
+            return lib.rmc_scan_end(h, ins[1], rec.get("steps") or 0,
+                                    None if name is None else name.encode(),
+                                    ctypes.byref(out))
+        raise ValueError("unknown model record kind %r (record %d)" % (op, i))
 
     def __del__(self):
         if getattr(self, "_handle", None):
@@ -371,6 +681,8 @@ class Model:
                 names.append(r["name"])
             if r["op"] in ("param", "data"):
                 names.extend(s for s in (r["shape"] or ()) if isinstance(s, str))
+            if r["op"] == "scan_end" and r.get("steps_name"):
+                names.append(r["steps_name"])
         return list(dict.fromkeys(names))
 
     # ---------------------------------------------------------------- C side

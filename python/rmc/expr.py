@@ -15,16 +15,22 @@ import numbers
 
 import numpy as np
 
-_BINARY = {"add", "sub", "mul", "div", "pow", "dot"}
-_UNARY = {"neg", "exp", "log", "log1p", "sqrt", "square", "logistic", "sum"}
+from . import _lib
+from .dist import Distribution
+
+_BINARY = {"add", "sub", "mul", "div", "pow", "min", "max", "dot"}
+_UNARY = {"neg", "exp", "log", "log1p", "sqrt", "square", "logistic", "lgamma", "expm1",
+          "log1p_exp", "tanh", "abs", "sum", "log_sum_exp"}
+_REDUCTIONS = {"sum", "log_sum_exp", "dot"}
 
 
 class Expr:
     """A node of a model graph, or a free expression waiting for a builder.
 
-    Arithmetic (``+ - * / **``, unary ``-``) and ``@`` (data matrix times vector) build new
-    expressions; ``vec[i]``, ``vec[a:b]`` and ``vec[idx]`` pick elements (see
-    :meth:`__getitem__`).
+    Arithmetic (``+ - * / **``, unary ``-``) and ``@`` (matrix times vector, vector times
+    matrix, matrix times matrix or a dot product, by the operands' ranks) build new
+    expressions, and ``.T`` transposes a matrix; ``vec[i]``, ``vec[a:b]`` and ``vec[idx]``
+    pick elements (see :meth:`__getitem__`).
     """
 
     # Make numpy defer to our reflected operators: np.ones(3) * beta is an Expr, not an
@@ -105,11 +111,19 @@ class Expr:
     def __pos__(self):
         return self
 
+    def __abs__(self):
+        return self._unary("abs")
+
     def __matmul__(self, other):
-        return matvec(self, other)
+        return _matmul_operator(self, other)
 
     def __rmatmul__(self, other):
-        return matvec(other, self)
+        return _matmul_operator(other, self)
+
+    @property
+    def T(self):  # noqa: N802 - numpy's name
+        """The transpose of a matrix expression."""
+        return transpose(self)
 
     def __getitem__(self, idx):
         """Elements of a vector, zero-based.
@@ -193,15 +207,70 @@ def infer_shape(kind, attrs, inputs):
     if kind == "slice":
         return (attrs["end"] - attrs["begin"],)
     if kind == "op1":
-        return () if attrs["fn"] == "sum" else inputs[0]
+        return () if attrs["fn"] in _REDUCTIONS else inputs[0]
     if kind == "op2":
-        return () if attrs["fn"] == "dot" else _merge_shapes(inputs[0], inputs[1])
+        return () if attrs["fn"] in _REDUCTIONS else _merge_shapes(inputs[0], inputs[1])
+    if kind == "op3":
+        return _merge_shapes(_merge_shapes(inputs[0], inputs[1]), inputs[2])
+    if kind == "lpdf":
+        return inputs[0]
     if kind == "gather":
         index = inputs[1]
         return (index[0] if index is not None and len(index) == 1 else None,)
     if kind == "matvec":
         matrix = inputs[0]
         return (matrix[0] if matrix is not None and len(matrix) == 2 else None,)
+    return _infer_linalg(kind, attrs, inputs)
+
+
+def _size(shape, axis):
+    """Size ``axis`` of a static shape if known, else None."""
+    return shape[axis] if shape is not None and len(shape) > axis else None
+
+
+def _infer_linalg(kind, attrs, inputs):
+    """Static shapes of the vector and matrix operations (see :func:`infer_shape`)."""
+    a = inputs[0] if inputs else None
+    b = inputs[1] if len(inputs) > 1 else None
+    if kind == "vecmat":
+        return (_size(b, 1),)
+    if kind == "matmul":
+        return (_size(a, 0), _size(b, 1))
+    if kind == "transpose":
+        return (_size(a, 1), _size(a, 0))
+    if kind == "row":
+        return (_size(a, 1),)
+    if kind == "col":
+        return (_size(a, 0),)
+    if kind == "drop":
+        n = _size(a, 0)
+        return (None if n is None else n - attrs["first"] - attrs["last"],)
+    if kind == "concat":
+        na = 1 if a == () else _size(a, 0)
+        nb = 1 if b == () else _size(b, 0)
+        return (None if na is None or nb is None else na + nb,)
+    if kind in ("diag_pre_multiply", "tri_solve"):
+        return b
+    if kind == "cholesky":
+        return a
+    if kind == "cov_exp_quad":
+        return (_size(a, 0), _size(a, 0))
+    return _infer_scan(kind, attrs, inputs)
+
+
+def _infer_scan(kind, attrs, inputs):
+    """Static shapes of the scan records (see :func:`infer_shape`)."""
+    if kind == "scan_begin":      # the previous state: shaped like the initial state
+        return inputs[0]
+    if kind == "scan_row":        # inputs (begin, sequence): one row of the sequence
+        seq = inputs[1]
+        return None if seq is None else tuple(seq[1:])
+    if kind == "scan_end":        # inputs (begin, next, sequences...): the states 1..T
+        state = inputs[0]
+        steps = attrs.get("steps")
+        if not isinstance(steps, int):
+            steps = _size(inputs[2], 0) if len(inputs) > 2 else None
+        return None if state is None else (steps,) + tuple(state)
     return None
 
 
@@ -323,6 +392,82 @@ square = _unary_fn("square", "Elementwise x * x.")
 logistic = _unary_fn("logistic", "Elementwise 1 / (1 + exp(-x)).")
 
 
+lgamma = _unary_fn("lgamma", "Elementwise log |Gamma(x)|, the log of the gamma function.")
+expm1 = _unary_fn("expm1", "Elementwise exp(x) - 1, accurate for small x.")
+log1p_exp = _unary_fn("log1p_exp", "Elementwise log(1 + exp(x)) (softplus), without overflow.")
+tanh = _unary_fn("tanh", "Elementwise hyperbolic tangent.")
+abs_ = _unary_fn("abs", "Elementwise absolute value |x| (also ``abs(expr)``).")
+
+
+def minimum(a, b):
+    """Elementwise minimum of ``a`` and ``b``, broadcasting a scalar against a vector.
+
+    The derivative follows the smaller operand (at a tie, the first).
+    """
+    return Expr._combine("op2", (a, b), {"fn": "min"})
+
+
+def maximum(a, b):
+    """Elementwise maximum of ``a`` and ``b``, broadcasting a scalar against a vector.
+
+    The derivative follows the larger operand (at a tie, the first).
+    """
+    return Expr._combine("op2", (a, b), {"fn": "max"})
+
+
+def log_sum_exp(x):
+    """``log(sum(exp(x)))`` over a vector's elements (a scalar), computed without overflow."""
+    return Expr._combine("op1", (x,), {"fn": "log_sum_exp"})
+
+
+def log_mix(theta, lp1, lp2):
+    """Elementwise ``log(theta * exp(lp1) + (1 - theta) * exp(lp2))``.
+
+    The log density of a two-component mixture with weight ``theta`` in [0, 1] on the
+    component whose log density is ``lp1`` (Stan's ``log_mix``); each operand is a scalar
+    or a vector, scalars broadcasting. With :meth:`Distribution.logpdf` and
+    :meth:`ModelBuilder.target`::
+
+        lp = rmc.log_mix(theta, rmc.Normal(mu[0], s[0]).logpdf("y"),
+                         rmc.Normal(mu[1], s[1]).logpdf("y"))
+        b.target(lp)
+    """
+    return Expr._combine("op3", (theta, lp1, lp2), {"fn": "log_mix"})
+
+
+def lpdf(dist, value):
+    """The elementwise log density of ``value`` under ``dist``, shaped like ``value``.
+
+    ``dist`` is a distribution object (``rmc.Normal(mu, sigma)``), ``value`` an expression,
+    a number, a numeric vector or a string naming a data field. Each element is the full
+    log density (Stan's ``normal_lpdf`` of that element, normalising constants included);
+    elements outside the support are -inf. Add the result to the model with
+    :meth:`ModelBuilder.target`, or combine it first (:func:`log_mix`,
+    :func:`log_sum_exp`). Also ``dist.logpdf(value)``.
+
+    Multivariate distributions (one density per row: MultiNormalCholesky, Dirichlet,
+    LKJCholesky) have no elementwise log density and are refused when data are bound.
+    """
+    if not isinstance(dist, Distribution):
+        raise TypeError("lpdf: dist must be a Distribution (rmc.Normal(...)), got %r"
+                        % (dist,))
+    if dist.kind not in _lib.DISTS:
+        raise ValueError("lpdf: %s has no C distribution code (kind %r)"
+                         % (type(dist).__name__, dist.kind))
+    return Expr._combine("lpdf", (value,) + tuple(dist.args), {"dist": dist.kind})
+
+
+def _logpdf_method(self, value):
+    """The elementwise log density of ``value`` under this distribution, as an expression
+    shaped like ``value`` (see :func:`rmc.lpdf`)."""
+    return lpdf(self, value)
+
+
+# Every distribution, whatever module defines it, gets logpdf through the base class.
+if not hasattr(Distribution, "logpdf"):
+    Distribution.logpdf = _logpdf_method
+
+
 def sum_(x):  # exported as rmc.sum
     """The sum of a vector's elements (a scalar)."""
     return Expr._combine("op1", (x,), {"fn": "sum"})
@@ -341,14 +486,175 @@ def dot(a, b):
     return Expr._combine("op2", (a, b), {"fn": "dot"})
 
 
-def matvec(matrix, vec):
-    """``matrix @ vec`` for a data matrix (rows x cols) and a vector of length cols.
+def _matrix(value):
+    """An operand expected to be a matrix: a string names two-dimensional real data."""
+    return data_ref(value, shape=(-1, -1)) if isinstance(value, str) else value
 
-    ``matrix`` is a data expression or a string naming a two-dimensional real data field.
+
+def _vector(value):
+    """An operand expected to be a vector: a string names one-dimensional real data."""
+    return data_ref(value, shape=(-1,)) if isinstance(value, str) else value
+
+
+def matvec(matrix, vec):
+    """``matrix @ vec`` for a matrix (rows x cols) and a vector of length cols.
+
+    Either may be data or depend on parameters. ``matrix`` may be a string naming a
+    two-dimensional real data field.
     """
-    if isinstance(matrix, str):
-        matrix = data_ref(matrix, shape=(-1, -1))
-    return Expr._combine("matvec", (matrix, vec))
+    return Expr._combine("matvec", (_matrix(matrix), _vector(vec)))
+
+
+def vecmat(vec, matrix):
+    """``vec @ matrix``: the row vector ``vec`` (length rows) times a matrix (rows x cols),
+    a vector of length cols."""
+    return Expr._combine("vecmat", (_vector(vec), _matrix(matrix)))
+
+
+def matmul(a, b):
+    """The matrix product ``a @ b`` of matrices (rows x inner) and (inner x cols)."""
+    return Expr._combine("matmul", (_matrix(a), _matrix(b)))
+
+
+def _matmul_operator(a, b):
+    """``a @ b``: matrix-vector, vector-matrix, matrix-matrix or (two vectors) the dot
+    product, by the operands' ranks.
+
+    Ranks unknown before data are bound (data declared without a shape) are taken as a
+    matrix times a vector, as ``@`` has always meant; call :func:`matmul` or
+    :func:`vecmat` explicitly, or declare the data's shape, for the others.
+    """
+    ra = _rank(as_expr(_matrix(a)) if isinstance(a, str) else as_expr(a))
+    rb = _rank(as_expr(_vector(b)) if isinstance(b, str) else as_expr(b))
+    if ra == 2 and rb == 2:
+        return matmul(a, b)
+    if ra == 1 and rb == 2:
+        return vecmat(a, b)
+    if ra == 1 and rb == 1:
+        return dot(a, b)
+    return matvec(a, b)
+
+
+def _rank(expr):
+    shape = static_shape(expr)
+    return None if shape is None else len(shape)
+
+
+def transpose(matrix):
+    """The transpose of a matrix (also ``m.T``)."""
+    return Expr._combine("transpose", (_matrix(matrix),))
+
+
+def _axis_index(matrix, i, axis, what):
+    """A row or column index, zero-based; a negative one counts from the end and needs the
+    matrix's size now."""
+    if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+        raise TypeError("%s: the index must be an integer, got %r" % (what, i))
+    i = int(i)
+    if i >= 0:
+        return i
+    shape = static_shape(as_expr(matrix))
+    if shape is None or len(shape) != 2 or shape[axis] is None:
+        raise IndexError("%s: a negative index needs the matrix's size, which is only known "
+                         "once data are bound; use a non-negative index" % what)
+    if i + shape[axis] < 0:
+        raise IndexError("%s: index %d is out of range for size %d" % (what, i, shape[axis]))
+    return i + shape[axis]
+
+
+def row(matrix, i):
+    """Row ``i`` (zero-based; negative counts from the end) of a matrix, as a vector."""
+    matrix = _matrix(matrix)
+    return Expr._combine("row", (matrix,), {"i": _axis_index(matrix, i, 0, "row")})
+
+
+def col(matrix, j):
+    """Column ``j`` (zero-based; negative counts from the end) of a matrix, as a vector."""
+    matrix = _matrix(matrix)
+    return Expr._combine("col", (matrix,), {"j": _axis_index(matrix, j, 1, "col")})
+
+
+def _count_arg(value, what):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError("%s must be a non-negative integer, got %r" % (what, value))
+    return int(value)
+
+
+def drop(vec, first=0, last=0):
+    """``vec`` without its first ``first`` and last ``last`` elements.
+
+    Unlike a slice, this needs no length before data are bound: ``rmc.drop("y", first=1)``
+    is ``y[1:]`` for whatever length y has. At least one element must remain.
+    """
+    first = _count_arg(first, "drop: first")
+    last = _count_arg(last, "drop: last")
+    return Expr._combine("drop", (_vector(vec),), {"first": first, "last": last})
+
+
+def lag(vec, k=1):
+    """The lag-``k`` values of a series: ``vec[0 : n - k]``, aligned with ``drop(vec, k)``.
+
+    For an AR(1) model, ``y[t] ~ Normal(a + b * y[t - 1], s)`` for t >= 1 reads::
+
+        b.observe(rmc.drop("y", first=1), rmc.Normal(a + b_ * rmc.lag("y"), s))
+    """
+    k = _count_arg(k, "lag: k")
+    if k < 1:
+        raise ValueError("lag: k must be at least 1, got %d" % k)
+    return drop(vec, 0, k)
+
+
+def concat(*parts):
+    """The vectors (or scalars) ``parts`` joined end to end into one vector."""
+    if len(parts) == 1 and isinstance(parts[0], (list, tuple)):
+        parts = tuple(parts[0])
+    if not parts:
+        raise ValueError("concat needs at least one part")
+    out = _vector(parts[0])
+    for part in parts[1:]:
+        out = Expr._combine("concat", (out, _vector(part)))
+    return as_expr(out)
+
+
+def diag_pre_multiply(vec, matrix):
+    """``diag(vec) @ matrix``: row r of the matrix scaled by ``vec[r]``.
+
+    With scales ``sigma`` and a correlation Cholesky factor ``L`` this is the Cholesky
+    factor of the covariance ``diag(sigma) L L^T diag(sigma)``.
+    """
+    return Expr._combine("diag_pre_multiply", (_vector(vec), _matrix(matrix)))
+
+
+def cholesky(matrix):
+    """The lower-triangular Cholesky factor ``L`` (``L @ L.T == matrix``) of a symmetric
+    positive-definite matrix; only the lower triangle of ``matrix`` is read.
+
+    Data that are not symmetric positive definite are refused when bound. Where a matrix
+    that depends on parameters is not positive definite, the log density is -inf and the
+    sampler rejects the point.
+    """
+    return Expr._combine("cholesky", (_matrix(matrix),))
+
+
+def tri_solve(lower, b):
+    """``L \\ b``: the solution x of ``L x = b`` for a lower-triangular ``L`` (K x K; its
+    upper triangle is not read) and ``b`` a vector of K or a matrix of K rows."""
+    return Expr._combine("tri_solve", (_matrix(lower), b))
+
+
+def cov_exp_quad(x, alpha, rho, delta=0.0):
+    """The exponentiated-quadratic (squared exponential) covariance over points ``x``.
+
+    ``K[i, j] = alpha**2 * exp(-(x[i] - x[j])**2 / (2 * rho**2))``, plus ``delta`` on the
+    diagonal, a small jitter that keeps the matrix numerically positive definite. ``x`` is
+    data (a name, an array or a data expression); ``alpha`` and ``rho`` are scalars,
+    usually parameters.
+    """
+    if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not (
+            0.0 <= float(delta) < float("inf")):
+        raise ValueError("cov_exp_quad: delta must be a finite number >= 0, got %r"
+                         % (delta,))
+    return Expr._combine("cov_exp_quad", (_vector(x), alpha, rho), {"delta": float(delta)})
 
 
 def gather(vec, index, base=0):

@@ -13,7 +13,7 @@ from ._lib import RmcError, lib
 from .fit import FitResult
 from .program import Program
 
-__all__ = ["sample"]
+__all__ = ["sample", "devices", "Evaluator"]
 
 
 def _count(value, name, minimum):
@@ -86,10 +86,109 @@ def _run(program, config):
     return result["status"], fit, result["message"], interrupted
 
 
+def devices():
+    """The Vulkan devices this machine offers, as a list of dicts (index, name, type,
+    driver, float64, automatic, memory, vendor_id, device_id, api_version).
+
+    ``type`` is "discrete_gpu", "integrated_gpu", "virtual_gpu", "cpu" or "other";
+    ``automatic`` tells whether ``backend="auto"`` may pick the device without being told
+    (GPUs; a CPU-type device such as lavapipe is used only when named). The list is empty
+    when Vulkan cannot be used here (no loader, no driver, or a librmc built without the
+    backend); :func:`vulkan_status` says why.
+    """
+    count = ctypes.c_int32(0)
+    status = lib.rmc_devices(None, 0, ctypes.byref(count))
+    if status != _lib.RMC_OK or count.value == 0:
+        return []
+    infos = (_lib.DeviceInfo * count.value)()
+    _lib._check(lib.rmc_devices(infos, count.value, ctypes.byref(count)))
+    out = []
+    for d in infos[:count.value]:
+        out.append({
+            "index": d.index, "name": d.name.decode(errors="replace"),
+            "type": _lib.DEVICE_TYPES.get(d.type, "other"),
+            "driver": d.driver.decode(errors="replace"), "float64": bool(d.float64),
+            "automatic": bool(d.automatic), "memory": int(d.memory),
+            "vendor_id": d.vendor_id, "device_id": d.device_id,
+            "api_version": "%d.%d.%d" % ((d.api_version >> 22) & 0x7F,
+                                         (d.api_version >> 12) & 0x3FF,
+                                         d.api_version & 0xFFF),
+        })
+    return out
+
+
+def vulkan_status():
+    """(True, "") when Vulkan devices can be listed, else (False, the reason)."""
+    count = ctypes.c_int32(0)
+    status = lib.rmc_devices(None, 0, ctypes.byref(count))
+    if status != _lib.RMC_OK:
+        return False, _lib.last_error()
+    return True, ""
+
+
+def _device_arg(device):
+    if device is None:
+        return None
+    if isinstance(device, bool) or not isinstance(device, (str, numbers.Integral)):
+        raise TypeError("device must be a name filter (str) or an index (int), got %r"
+                        % (device,))
+    return str(device).encode()
+
+
+class Evaluator:
+    """Log density and gradient of a :class:`rmc.Program` for a batch of positions, on a
+    chosen backend: ``Evaluator(program, backend="vulkan", device="llvmpipe")``.
+
+    ``backend`` is "auto", "cpu" or "vulkan"; ``device`` a Vulkan device filter (index or
+    part of the name); ``threads`` the CPU backend's threads (0: one per core). The
+    attributes ``backend`` and ``device`` say what was chosen. The program must stay alive
+    as long as the evaluator; one evaluation at a time.
+    """
+
+    def __init__(self, program, backend="auto", device=None, threads=0):
+        self._handle = None
+        if not isinstance(program, Program):
+            raise TypeError("Evaluator needs an rmc.Program, got %r" % (program,))
+        threads = _count(threads, "threads", 0)
+        handle = ctypes.c_void_p()
+        _lib._check(lib.rmc_evaluator_create(program._handle,
+                                             _choice(backend, "backend", _lib.BACKENDS),
+                                             _device_arg(device), threads,
+                                             ctypes.byref(handle)))
+        self._handle = handle
+        self._program = program
+        self.dim = program.dim
+        self.backend = _lib.BACKEND_NAMES[lib.rmc_evaluator_backend(handle)]
+        self.device = lib.rmc_evaluator_device(handle).decode(errors="replace")
+
+    def logp_grad(self, x):
+        """lp (batch,) and gradient (batch, dim) at x (batch, dim); a 1-d x gives a scalar
+        lp and a (dim,) gradient."""
+        xb = np.ascontiguousarray(x, dtype=np.float64)
+        single = xb.ndim == 1
+        xb = xb.reshape(1, -1) if single else xb
+        if xb.ndim != 2 or xb.shape[1] != self.dim:
+            raise ValueError("x must have shape (batch, %d), got %s"
+                             % (self.dim, np.shape(x)))
+        lp = np.empty(xb.shape[0])
+        grad = np.empty_like(xb)
+        _lib._check(lib.rmc_evaluator_logp_grad(self._handle, xb.shape[0], _lib.as_dbl_p(xb),
+                                                _lib.as_dbl_p(lp), _lib.as_dbl_p(grad)))
+        return (lp[0], grad[0]) if single else (lp, grad)
+
+    def close(self):
+        if getattr(self, "_handle", None):
+            lib.rmc_evaluator_free(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        self.close()
+
+
 def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=1,
            sampler="nuts", target_accept=0.8, max_treedepth=10, step_size=1.0,
            hmc_steps=16, init=None, init_radius=2.0, threads=0, backend="auto",
-           adapt_metric=True):
+           adapt_metric=True, device=None):
     """Draw from the posterior of ``model_spec`` given ``data``.
 
     Args:
@@ -107,8 +206,13 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
             dict of constrained parameter values for every chain, or a list of such
             dicts, one per chain. Parameters left out start at random.
         threads: CPU threads, 0 for one per core.
-        backend: "auto" or "cpu".
+        backend: "auto" (a GPU through Vulkan when one is usable, else the CPU), "cpu" or
+            "vulkan" (fails with RmcError when no device can be used). The fit's
+            ``backend``, ``device`` and ``backend_reason`` say what ran and why.
         adapt_metric: estimate a diagonal mass matrix during warmup.
+        device: which Vulkan device: an index into :func:`rmc.devices` or part of its
+            name. CPU-type devices (lavapipe) are used only when named here or in the
+            RMC_VULKAN_DEVICE environment variable.
 
     Returns a :class:`rmc.FitResult`. Raises :class:`rmc.RmcError` (naming the culprit)
     when the data do not fit the model or no finite initial point is found, and
@@ -147,17 +251,33 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
     config.init = _lib.as_dbl_p(points)
     cancel = (ctypes.c_int32 * 1)(0)
     config.cancel = ctypes.cast(cancel, ctypes.POINTER(ctypes.c_int32))
+    if device is not None and _lib.BACKENDS.get(backend) != _lib.BACKENDS["cpu"]:
+        found = ctypes.c_int32(-1)
+        status = lib.rmc_device_find(_device_arg(device), ctypes.byref(found))
+        if status != _lib.RMC_OK and backend == "vulkan":
+            raise RmcError(_lib.status_name(status), _lib.last_error())
+        # Under auto, a device that is not there means the CPU, as with no GPU at all.
+        config.device = found.value + 1 if status == _lib.RMC_OK else -1
 
     status, fit, message, interrupted = _run(program, config)
-    if status not in (_lib.RMC_OK, _lib.RMC_ERR_CANCELLED):
+    # A device lost under backend="vulkan" still returns the draws made so far.
+    partial = status == _lib.RMC_ERR_BACKEND and fit.value
+    if status not in (_lib.RMC_OK, _lib.RMC_ERR_CANCELLED) and not partial:
         raise RmcError(_lib.status_name(status), message)
     settings = {"num_warmup": warmup, "thin": thin, "sampler": sampler,
                 "max_treedepth": max_treedepth, "target_accept": float(target_accept),
-                "seed": seed}
+                "seed": seed,
+                "backend": _lib.BACKEND_NAMES.get(lib.rmc_fit_backend(fit), "cpu"),
+                "device": lib.rmc_fit_device(fit).decode(errors="replace"),
+                "backend_reason": lib.rmc_fit_backend_reason(fit).decode(errors="replace")}
     try:
         result = FitResult(fit, program, settings)
     finally:
         lib.rmc_fit_free(fit)
+    if partial:
+        error = RmcError(_lib.status_name(status), message)
+        error.fit = result
+        raise error
     if interrupted or result.cancelled:
         warnings.warn("sampling was interrupted: the fit holds %d draws per chain"
                       % result.num_draws, RuntimeWarning, stacklevel=2)
