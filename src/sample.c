@@ -320,7 +320,10 @@ static int batch_eval(struct run *r, struct batch *b, struct vk_program *vk, int
 }
 
 /* All chains in lockstep against the device, from the calling thread: it also reports
- * progress (at most every 100 ms) and watches for cancellation between batches. */
+ * progress (at most every 100 ms) and watches for cancellation between batches.
+ * TODO: with tens of thousands of chains, advancing them (and writing their draws) on one
+ * thread becomes the bottleneck; chain_advance could be split over worker threads, and
+ * the next batch's upload overlapped with the device's work on this one. */
 static void run_batched(struct run *r, struct vk_program *vk)
 {
     const rmc_program *p = r->program;

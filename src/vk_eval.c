@@ -415,6 +415,34 @@ static void read_settings(struct vk_program *vp)
     vp->wide_below = wide ? strtoll(wide, NULL, 10) : 4096;
 }
 
+/* lavapipe (Mesa's llvmpipe underneath) ends loops after 65535 iterations per invocation
+ * without a word (its guard against endless loops; nested loops share one count in ways
+ * the tests could not pin down exactly, hence half of it here). On CPU devices, take the
+ * fewest threads per chain that keep every loop below that: usually one; more for big
+ * likelihoods and matrices. Returns non-zero when no number of threads does.
+ * TODO: splitting a long loop into several dispatches would lift the limit. */
+#define CPU_LOOP_LIMIT 30000
+
+static int fit_loop_limit(struct vk_program *vp)
+{
+    if (vp->gpu.info.type != RMC_DEVICE_CPU)
+        return 0;
+    if (vp->force >= 0)
+        return vk_loop_trips(vp->p, vp->force == NARROW ? 1 : vp->force_lanes ? vp->force_lanes
+                                                                                : 64)
+               > CPU_LOOP_LIMIT;
+    for (uint32_t t = 1; t <= 64; t *= 2) {
+        if (vk_loop_trips(vp->p, t) <= CPU_LOOP_LIMIT) {
+            if (t > 1) {
+                vp->force = WIDE;
+                vp->force_lanes = t;
+            }
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* The form a batch of nb chains runs in. */
 static int pick(const struct vk_program *vp, int64_t nb)
 {
@@ -519,6 +547,14 @@ rmc_status vk_program_create(const rmc_program *p, const char *filter, int64_t b
     if (!vp->gpu.info.float64)
         rmc_log(RMC_LOG_WARN, "vulkan: %s has no shaderFloat64: evaluating in float32 "
                 "(relative errors near 1e-6 instead of 1e-15)", vp->gpu.info.name);
+
+    if (fit_loop_limit(vp)) {
+        st = rmc_fail(RMC_ERR_BACKEND, "vulkan: the model is too large for %s: a loop would "
+                      "run %lld times per thread, past what its driver runs (65535)",
+                      vp->gpu.info.name, (long long)vk_loop_trips(p, 64));
+        vk_program_free(vp);
+        return st;
+    }
 
     /* The form the expected batch runs in is built now, so that a model the backend
      * cannot compile is known before sampling starts; the other form waits for a batch

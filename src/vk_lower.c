@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "dist.h"
+#include "linalg.h"
 #include "mathfn.h"
 #include "model.h"
 #include "program.h"
@@ -751,7 +752,8 @@ static void forward_gather(struct gen *g, int32_t id)
 
     snprintf(at, sizeof at, "uint(idx[%lldu + i])", (long long)g->blk[id]);
     open_loop(g, in->n);
-    out(g, "        V(%lldu + i) = %s;\n", (long long)g->off[id], elem(g, in->in[0], at, s, sizeof s));
+    elem(g, in->in[0], at, s, sizeof s);
+    out(g, "        V(%lldu + i) = %s;\n", (long long)g->off[id], s);
     close_loop(g, in->n, "i");
 }
 
@@ -762,7 +764,8 @@ static void forward_slice(struct gen *g, int32_t id)
 
     snprintf(at, sizeof at, "%lldu + i", (long long)in->begin);
     open_loop(g, in->n);
-    out(g, "        V(%lldu + i) = %s;\n", (long long)g->off[id], elem(g, in->in[0], at, s, sizeof s));
+    elem(g, in->in[0], at, s, sizeof s);
+    out(g, "        V(%lldu + i) = %s;\n", (long long)g->off[id], s);
     close_loop(g, in->n, "i");
 }
 
@@ -1131,6 +1134,18 @@ static void prepare(struct gen *g, int32_t id)
         free(fill);
         return;
     }
+    case NODE_LINALG:
+        /* TODO: products, Cholesky, triangular solves and cov_exp_quad need a lowering
+         * of their own (a K x K factor per chain in shared memory suits them). */
+        unsupported(g, "linear algebra (%s)", la_name(in->op) ? la_name(in->op) : "?");
+        return;
+    case NODE_SCAN:
+    case NODE_SCAN_STATE:
+    case NODE_SCAN_INPUT:
+        /* TODO: a scan is a loop over a subgraph; its step could be lowered like the
+         * main program, inside a loop, with the per-step tape in the workspace. */
+        unsupported(g, "scan (a recurrence over a subgraph)");
+        return;
     default:
         unsupported(g, "node kind %d", (int)in->kind);
         return;
@@ -1209,6 +1224,35 @@ static uint32_t choose_lanes(const rmc_program *p)
     while (t < 64 && (int64_t)t < longest)
         t *= 2;
     return t;
+}
+
+static int64_t per_lane(int64_t n, uint32_t tpc)
+{
+    return (n + tpc - 1) / tpc;
+}
+
+int64_t vk_loop_trips(const rmc_program *p, uint32_t tpc)
+{
+    int64_t most = per_lane(p->ws_size, tpc); /* clearing the adjoints */
+
+    for (int32_t k = 0; k < p->n_dyn; k++) {
+        const struct inst *in = &p->inst[p->dyn[k]];
+        int64_t t = per_lane(in->n, tpc);
+
+        for (int32_t j = 0; j < in->nin; j++)
+            t = per_lane(p->inst[in->in[j]].n, tpc) > t ? per_lane(p->inst[in->in[j]].n, tpc)
+                                                        : t;
+        if (in->kind == NODE_MATVEC) {
+            int64_t fwd = per_lane(in->n, tpc) * in->dims[1];
+            int64_t bwd = per_lane(in->dims[1], tpc) * in->n;
+
+            t = fwd > bwd ? fwd : bwd;
+        }
+        if (in->kind == NODE_GATHER || in->kind == NODE_PARAM)
+            t += in->n; /* a lane may take every observation of one group; a shape's loop */
+        most = t > most ? t : most;
+    }
+    return most;
 }
 
 /* float32: the templates write literals as doubles (1.5LF); drop the suffix, so that the

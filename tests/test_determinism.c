@@ -137,8 +137,8 @@ static rmc_fit *run(const rmc_program *p, int sampler, int threads, uint64_t see
 
     rmc_config_default(&c);
     c.chains = 4;
-    c.warmup = 200;
-    c.draws = 200;
+    c.warmup = 150;
+    c.draws = 150;
     c.sampler = sampler;
     c.threads = threads;
     c.seed = seed;
@@ -187,7 +187,7 @@ static void same_seed_same_draws(void **state)
             rmc_fit *base = run(p, s, 1, 42);
             uint64_t h = digest(base);
 
-            for (int threads = 1; threads <= 4; threads++) {
+            for (int threads = 1; threads <= 4; threads *= 2) {
                 rmc_fit *again = run(p, s, threads, 42);
 
                 if (digest(again) != h)

@@ -178,8 +178,8 @@ static struct outcome session(int threads, int cancel)
 
         rmc_config_default(&c);
         c.chains = 2;
-        c.warmup = 30;
-        c.draws = 20;
+        c.warmup = 10;
+        c.draws = 5;
         c.threads = threads;
         c.seed = 5;
         c.progress = cancel ? stop_soon : NULL;

@@ -207,7 +207,7 @@ static void log_probabilities_near_minus_infinity(void **state)
  * logit: the density stays finite and so does its gradient. */
 static void saturated_logits_over_many_observations(void **state)
 {
-    enum { NOBS = 200000 };
+    enum { NOBS = 50000 };
     static double xv[NOBS];
     static int64_t yv[NOBS];
     rmc_model *m;
@@ -347,8 +347,8 @@ static void sample_cut(enum region region, int sampler, const char *what)
     OK(rmc_program_from_callback(2, cut_normal, &cut, &p));
     rmc_config_default(&c);
     c.chains = 4;
-    c.warmup = 300;
-    c.draws = 500;
+    c.warmup = 200;
+    c.draws = 300;
     c.seed = 17;
     c.sampler = sampler;
     c.init_radius = 1.0;
@@ -444,7 +444,7 @@ static void divergent_funnel_writes_no_nan(void **state)
     rmc_config_default(&c);
     c.chains = 4;
     c.warmup = 200;
-    c.draws = 500;
+    c.draws = 300;
     c.seed = 3;
     c.target_accept = 0.6; /* coarse steps: more divergences */
     OK(rmc_sample(p, &c, &f));

@@ -58,6 +58,7 @@ static const double X62[12] = { 0.5, -1.0, 2.0, 0.3, -0.7, 1.1, 0.2, 0.9, -0.4, 
 static const double Y6[6] = { 0.1, -0.4, 1.2, 0.8, -1.5, 0.6 };
 static const double ES_Y[8] = { 28, 8, -3, 7, -1, 1, 18, 12 };
 static const double ES_SIGMA[8] = { 15, 10, 16, 11, 9, 11, 10, 18 };
+static double *big_y, *big_x; /* made on first use: see large_models_stay_within_... */
 
 static rmc_node konst(rmc_model *m, double v)
 {
@@ -107,6 +108,19 @@ static void bind_all(rmc_data *d)
     OK(rmc_data_set(d, "J", RMC_INT64, (int64_t[]){ 8 }, 0, NULL));
     OK(rmc_data_set(d, "es_y", RMC_REAL, ES_Y, 1, (int64_t[]){ 8 }));
     OK(rmc_data_set(d, "es_sigma", RMC_REAL, ES_SIGMA, 1, (int64_t[]){ 8 }));
+    if (!big_y) {
+        big_y = calloc(70000, sizeof *big_y);
+        big_x = calloc(3000 * 25, sizeof *big_x);
+        assert_non_null(big_y);
+        assert_non_null(big_x);
+        for (int k = 0; k < 70000; k++)
+            big_y[k] = sin(0.37 * k) * 2.0;
+        for (int k = 0; k < 3000 * 25; k++)
+            big_x[k] = cos(0.11 * k) * (1 + k % 7);
+    }
+    OK(rmc_data_set(d, "ybig", RMC_REAL, big_y, 1, (int64_t[]){ 70000 }));
+    OK(rmc_data_set(d, "ybig3000", RMC_REAL, big_y, 1, (int64_t[]){ 3000 }));
+    OK(rmc_data_set(d, "Xbig", RMC_REAL, big_x, 2, (int64_t[]){ 3000, 25 }));
 }
 
 /* ------------------------------------------------------------------ models */
@@ -621,6 +635,37 @@ static void every_model_matches_the_cpu(void **state)
     assert_int_equal(refused, 0);
 }
 
+/* Likelihoods and matrices large enough that one thread per chain would run loops past
+ * lavapipe's silent limit of 65535 iterations: the backend must pick more threads per
+ * chain (or refuse), never return wrong numbers. */
+
+static void m_big(rmc_model *m, int variant)
+{
+    rmc_node mu = param(m, "mu", 1, RMC_NONE, RMC_NONE), sig = param(m, "sig", 1,
+                                                                        konst(m, 0.0), RMC_NONE);
+    rmc_node beta = param(m, "beta", 25, RMC_NONE, RMC_NONE), mv;
+
+    std_normal(m, mu);
+    std_normal(m, beta);
+    tilde(m, RMC_DIST_EXPONENTIAL, sig, 1, (rmc_node[]){ konst(m, 1.0) });
+    if (variant == 0) {
+        tilde(m, RMC_DIST_NORMAL, field(m, "ybig", RMC_REAL), 2, (rmc_node[]){ mu, sig });
+        return;
+    }
+    OK(rmc_matvec(m, field(m, "Xbig", RMC_REAL), beta, &mv));
+    tilde(m, RMC_DIST_NORMAL, field(m, "ybig3000", RMC_REAL), 2, (rmc_node[]){ mv, sig });
+}
+
+static void large_models_stay_within_driver_limits(void **state)
+{
+    (void)state;
+    unsetenv("RMC_VULKAN_LANES");
+    print_message("likelihood of 70000: relative error %.2g\n",
+                  check_model("big likelihood", m_big, 0, 1.0, 1e-10));
+    print_message("matvec 3000 x 25: relative error %.2g\n",
+                  check_model("big matvec", m_big, 1, 1.0, 1e-10));
+}
+
 static void float32_is_close(void **state)
 {
     static const int which[] = { 2, 4, 8, 14, 19, 20, 21, 22, 27, 41, 45, 52, 54 };
@@ -846,6 +891,39 @@ static void lost_device_keeps_the_draws(void **state)
     rmc_model_free(m);
 }
 
+static int stop_at_half(int64_t done, int64_t total, void *user)
+{
+    (*(int *)user)++;
+    return done * 2 >= total;
+}
+
+/* Progress reports and cancellation work in the batched driver as on the CPU. */
+static void progress_and_cancel_on_the_device(void **state)
+{
+    rmc_model *m;
+    rmc_data *d;
+    rmc_program *p = eight_program(&m, &d);
+    rmc_config c;
+    rmc_fit *fit;
+    int calls = 0;
+
+    (void)state;
+    quick_config(&c, RMC_BACKEND_VULKAN);
+    c.warmup = 300;
+    c.draws = 2000;
+    c.progress = stop_at_half;
+    c.progress_user = &calls;
+    assert_int_equal(rmc_sample(p, &c, &fit), RMC_ERR_CANCELLED);
+    assert_non_null(fit);
+    assert_true(calls >= 1);
+    assert_true(rmc_fit_cancelled(fit));
+    assert_true(rmc_fit_completed(fit, 0) < 2000);
+    rmc_fit_free(fit);
+    rmc_program_free(p);
+    rmc_data_free(d);
+    rmc_model_free(m);
+}
+
 /* The second compile of the same program comes from the SPIR-V cache. */
 static void spirv_cache_is_used(void **state)
 {
@@ -974,11 +1052,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hidden_driver_falls_back),
         cmocka_unit_test(every_model_matches_the_cpu),
+        cmocka_unit_test(large_models_stay_within_driver_limits),
         cmocka_unit_test(float32_is_close),
         cmocka_unit_test(unknown_ops_are_refused_cleanly),
         cmocka_unit_test(spirv_cache_is_used),
         cmocka_unit_test(setup_faults_fall_back),
         cmocka_unit_test(lost_device_keeps_the_draws),
+        cmocka_unit_test(progress_and_cancel_on_the_device),
         cmocka_unit_test(eight_schools_samples_on_the_device),
         cmocka_unit_test(kidiq_samples_on_the_device),
     };
@@ -1036,6 +1116,8 @@ int main(void)
     rmc_model_free(m);
 
     rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(big_y);
+    free(big_x);
     remove_cache();
     return rc;
 }

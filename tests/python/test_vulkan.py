@@ -244,7 +244,7 @@ print("ok:", fit.backend_reason)
 """
 
 
-def test_hidden_driver():
+def test_hidden_driver(vulkan):
     """With the driver hidden, auto samples on the CPU and says why; vulkan fails clearly.
     (In a fresh interpreter: a process keeps the Vulkan instance it made first.)"""
     env = dict(os.environ, VK_DRIVER_FILES="/nonexistent", VK_ICD_FILENAMES="/nonexistent",
