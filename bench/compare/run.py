@@ -786,8 +786,10 @@ def main():
                                  "  REFERENCE: " + "; ".join(r["ref_problems"])
                                  if r["ref_problems"] else ""), flush=True)
                     else:
-                        print("%-28s %-7s seed %d: FAILED: %s"
-                              % (post.short, sampler, seed, r["error"]), flush=True)
+                        err = r["error"].strip().splitlines()
+                        print("%-28s %-7s seed %d: FAILED: %s\n    %s"
+                              % (post.short, sampler, seed, err[0],
+                                 "\n    ".join(err[-8:])), flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(workroot, ignore_errors=True)

@@ -86,25 +86,35 @@ def test_gil_is_released_while_sampling():
     must make progress throughout, measured as the longest pause between its iterations.
     """
     model = eight_schools()
-    done = threading.Event()
-    timing = {}
 
-    def work():
-        t0 = time.perf_counter()
-        rmc.sample(model, SCHOOLS, chains=2, draws=3000, warmup=1000, seed=3, threads=1)
-        timing["seconds"] = time.perf_counter() - t0
-        done.set()
+    def run_beside_loop(draws):
+        done = threading.Event()
+        timing = {}
 
-    worker = threading.Thread(target=work)
-    worker.start()
-    spins, longest, last = 0, 0.0, time.perf_counter()
-    while not done.is_set():
-        spins += 1
-        now = time.perf_counter()
-        longest = max(longest, now - last)
-        last = now
-    worker.join()
-    assert timing["seconds"] > 0.2, "the run was too short to tell"
+        def work():
+            t0 = time.perf_counter()
+            rmc.sample(model, SCHOOLS, chains=2, draws=draws, warmup=1000, seed=3, threads=1)
+            timing["seconds"] = time.perf_counter() - t0
+            done.set()
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        spins, longest, last = 0, 0.0, time.perf_counter()
+        while not done.is_set():
+            spins += 1
+            now = time.perf_counter()
+            longest = max(longest, now - last)
+            last = now
+        worker.join()
+        return timing["seconds"], longest, spins
+
+    # The run must be long enough to tell a stall from a thread switch; machines differ in
+    # speed by more than 10x, so lengthen it until it is.
+    for draws in (3000, 30000, 300000):
+        seconds, longest, spins = run_beside_loop(draws)
+        if seconds > 0.2:
+            break
+    assert seconds > 0.2, "the run was too short to tell"
     # Python switches threads every 5 ms; a held GIL would stall the loop for the run.
-    assert longest < 0.5 * timing["seconds"], (longest, timing["seconds"])
+    assert longest < 0.5 * seconds, (longest, seconds)
     assert spins > 1000
