@@ -1,0 +1,106 @@
+"""`cmake --install` gives a prefix that C programs can build against, two ways.
+
+The test installs the build folder that holds the library this Python package loaded
+(build/ by default, or the folder of $RMC_LIBRARY) into a temporary prefix, then compiles
+examples/quickstart.c against it once with pkg-config and once with CMake's
+find_package(rmc), and runs both programs.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import rmc
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
+QUICKSTART = os.path.join(ROOT, "examples", "quickstart.c")
+
+
+def _build_dir():
+    """The CMake build folder of the loaded librmc, or skip when it is not one."""
+    folder = os.path.dirname(os.path.realpath(rmc._lib.library_path))
+    if not os.path.exists(os.path.join(folder, "CMakeCache.txt")):
+        pytest.skip("the loaded librmc (%s) is not in a CMake build folder"
+                    % rmc._lib.library_path)
+    script = os.path.join(folder, "cmake_install.cmake")
+    with open(script) as f:
+        if "rmc.pc" not in f.read():
+            pytest.skip("%s was configured before the install rules existed: re-run "
+                        "cmake on it" % folder)
+    return folder
+
+
+def _run(cmd, **kw):
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
+    assert out.returncode == 0, "%s failed:\n%s\n%s" % (" ".join(cmd), out.stdout, out.stderr)
+    return out.stdout
+
+
+@pytest.fixture(scope="module")
+def prefix(tmp_path_factory):
+    if not shutil.which("cmake"):
+        pytest.skip("cmake is not installed")
+    build = _build_dir()
+    where = tmp_path_factory.mktemp("prefix")
+    _run(["cmake", "--install", build, "--prefix", str(where)])
+    return where
+
+
+def _check_quickstart(exe, env=None):
+    out = _run([str(exe)], env=env)
+    mean = float(re.search(r"posterior mean of beta: ([-0-9.]+)", out).group(1))
+    assert abs(mean - 2.5) < 0.2, out
+
+
+def test_install_layout(prefix):
+    lib = "lib"
+    if not (prefix / lib / "librmc.so").exists():
+        lib = next(p.parent.relative_to(prefix) for p in prefix.rglob("librmc.so"))
+    assert (prefix / "include" / "rmc.h").exists()
+    assert (prefix / lib / "pkgconfig" / "rmc.pc").exists()
+    assert (prefix / lib / "cmake" / "rmc" / "rmcConfig.cmake").exists()
+    assert (prefix / lib / "cmake" / "rmc" / "rmcConfigVersion.cmake").exists()
+
+
+def test_pkg_config_build(prefix, tmp_path):
+    if not shutil.which("pkg-config") or not shutil.which("cc"):
+        pytest.skip("pkg-config or cc is not installed")
+    pc_dirs = [str(p.parent) for p in prefix.rglob("rmc.pc")]
+    env = dict(os.environ, PKG_CONFIG_PATH=os.pathsep.join(pc_dirs))
+    assert _run(["pkg-config", "--modversion", "rmc"], env=env).strip() == rmc.version()
+    flags = _run(["pkg-config", "--cflags", "--libs", "rmc"], env=env).split()
+    exe = tmp_path / "quickstart"
+    _run(["cc", "-O2", QUICKSTART, "-o", str(exe)] + flags + ["-lm"])
+    libdirs = [f[2:] for f in flags if f.startswith("-L")]
+    run_env = dict(os.environ, LD_LIBRARY_PATH=os.pathsep.join(libdirs))
+    _check_quickstart(exe, env=run_env)
+
+
+def test_cmake_find_package_build(prefix, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copyfile(QUICKSTART, src / "quickstart.c")
+    (src / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.18)\n"
+        "project(consumer C)\n"
+        "find_package(rmc %s REQUIRED)\n"
+        "add_executable(quickstart quickstart.c)\n"
+        "target_link_libraries(quickstart PRIVATE rmc::rmc m)\n" % rmc.version())
+    build = tmp_path / "build"
+    _run(["cmake", "-S", str(src), "-B", str(build), "-DCMAKE_PREFIX_PATH=%s" % prefix])
+    _run(["cmake", "--build", str(build)])
+    # CMake records the imported library's folder as the executable's build-tree RPATH.
+    _check_quickstart(build / "quickstart")
+
+
+def test_versions_agree():
+    """The C library, the Python package metadata and the CMake project share a version."""
+    assert rmc.__version__ == rmc.version()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", rmc.version())
+    with open(os.path.join(ROOT, "python", "pyproject.toml")) as f:
+        assert 'version = "%s"' % rmc.version() in f.read()
+    with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+        assert "VERSION %s" % rmc.version() in f.read()
