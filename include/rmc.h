@@ -621,6 +621,15 @@ RMC_API double rmc_rhat(const double *draws, int64_t chains, int64_t draws_per_c
 RMC_API double rmc_ess_bulk(const double *draws, int64_t chains, int64_t draws_per_chain);
 RMC_API double rmc_ess_tail(const double *draws, int64_t chains, int64_t draws_per_chain);
 
+/** The summary of one quantity from draws[chains][draws_per_chain] (chain-major,
+ *  contiguous), written to out[RMC_SUM_COUNT] in rmc_summary_field order; the same
+ *  figures rmc_fit_summary gives for a column, so that draws read back from files (CSV,
+ *  npz) summarise exactly as the original fit did. Thread-safe; the caller owns both
+ *  arrays. RMC_ERR_ARGUMENT for NULL arrays or counts below 1, RMC_ERR_NOMEM when scratch
+ *  memory cannot be had (out is then all NaN). */
+RMC_API rmc_status rmc_summary(const double *draws, int64_t chains, int64_t draws_per_chain,
+                               double *out);
+
 #ifdef __cplusplus
 }
 #endif

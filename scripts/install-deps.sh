@@ -2,7 +2,8 @@
 # Install what rmc needs to build and test, skipping whatever is already there.
 # Debian packages: compiler, CMake, cmocka (C tests), cJSON (tests read posteriordb JSON),
 # clang and valgrind (scripts/sanitize.sh: sanitizers, libFuzzer, memcheck).
-# Python: numpy and pytest from PyPI for the `python3` on PATH (see README, "Python").
+# Python: numpy, pytest, scipy, arviz and matplotlib from PyPI for the `python3` on PATH
+# (see README, "Python").
 set -euo pipefail
 
 debs=(build-essential cmake pkg-config libcmocka-dev libcjson-dev clang valgrind libvulkan-dev libvulkan-volk-dev libshaderc-dev glslc glslang-dev glslang-tools mesa-vulkan-drivers)
@@ -33,8 +34,9 @@ if command -v clang >/dev/null 2>&1 &&
 fi
 
 py=${PYTHON:-python3}
-if ! "$py" -c 'import numpy, pytest, scipy' 2>/dev/null; then
-  echo "install-deps: installing numpy, pytest and scipy for" \
+# arviz (which brings matplotlib) is for the output tests: from_cmdstan, to_arviz, plots.
+if ! "$py" -c 'import numpy, pytest, scipy, arviz, matplotlib' 2>/dev/null; then
+  echo "install-deps: installing numpy, pytest, scipy, arviz and matplotlib for" \
     "$("$py" -c 'import sys; print(sys.executable)')"
-  "$py" -m pip install --quiet --disable-pip-version-check numpy pytest scipy
+  "$py" -m pip install --quiet --disable-pip-version-check numpy pytest scipy arviz matplotlib
 fi

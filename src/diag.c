@@ -7,6 +7,7 @@
  * draws. Autocovariances come from FFTs, two sequences per transform, with the power
  * spectra summed over sequences before a single inverse transform. */
 #include "diag.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -879,4 +880,17 @@ RMC_API double rmc_ess_tail(const double *draws, int64_t chains, int64_t draws_p
     if (diag_ess_tail(draws, chains, draws_per_chain, &value) != 0)
         return NAN;
     return value;
+}
+
+/* The summary of one quantity, as rmc_fit_summary gives it for a column: lets a fit read
+ * back from files (CSV, npz) report exactly what the original fit reported. */
+RMC_API rmc_status rmc_summary(const double *draws, int64_t chains, int64_t draws_per_chain,
+                               double *out)
+{
+    if (!draws || !out || chains < 1 || draws_per_chain < 1)
+        return rmc_fail(RMC_ERR_ARGUMENT, "rmc_summary: draws and out must be given, with "
+                        "chains and draws_per_chain at least 1");
+    if (diag_summary(draws, chains, draws_per_chain, out) != 0)
+        return rmc_fail(RMC_ERR_NOMEM, "rmc_summary: out of memory");
+    return RMC_OK;
 }

@@ -27,6 +27,7 @@ from .expr import (expm1, lgamma, log1p_exp, log_mix, log_sum_exp, lpdf, maximum
                    tanh)
 from .expr import abs_ as abs, pow, sum_ as sum  # noqa: F401 (public, kept out of __all__)
 from .fit import FitResult
+from .outputs import load, read_csv
 from .program import Program, logp_grad
 from .sampling import Evaluator, devices, sample, vulkan_status
 
@@ -50,7 +51,7 @@ __all__ = [
     "diag_pre_multiply", "cholesky", "tri_solve", "cov_exp_quad",
     "minimum", "maximum", "lgamma", "expm1", "log1p_exp", "tanh", "log_sum_exp", "log_mix",
     "lpdf",
-    "devices", "vulkan_status", "Evaluator",
+    "devices", "vulkan_status", "Evaluator", "read_csv", "load",
 ]
 # rmc.sum, rmc.pow and rmc.abs stay out of __all__: "from rmc import *" must not shadow the
 # builtins.

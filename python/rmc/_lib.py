@@ -378,6 +378,9 @@ _bind("rmc_rhat", c_double, _dbl_p, c_int64, c_int64)
 _bind("rmc_ess_bulk", c_double, _dbl_p, c_int64, c_int64)
 # double rmc_ess_tail(const double *draws, int64_t chains, int64_t draws_per_chain);
 _bind("rmc_ess_tail", c_double, _dbl_p, c_int64, c_int64)
+# rmc_status rmc_summary(const double *draws, int64_t chains, int64_t draws_per_chain,
+#                        double *out);
+_bind("rmc_summary", _status, _dbl_p, c_int64, c_int64, _dbl_p)
 
 # ------------------------------------------------------------------ errors
 

@@ -65,11 +65,9 @@ class FitResult:
                 col = col != 0
             self.stats[name] = col
 
-        self.draws = {}
-        for name, shape, first in program.variables:
-            size = int(np.prod(shape))
-            block = self.values[:, :, first:first + size]
-            self.draws[name] = block.reshape((self.chains, ndraws) + shape)
+        self.variables = [(name, tuple(shape), int(first))
+                          for name, shape, first in program.variables]
+        self._make_draws()
 
         summary = np.empty((ncol, len(_lib.SUMMARY_FIELDS)))
         if ncol:
@@ -85,6 +83,71 @@ class FitResult:
             self.step_size[c] = step.value
         self.gradient_evals = int(lib.rmc_fit_num_gradients(c_fit))
         self.seconds = float(lib.rmc_fit_seconds(c_fit))
+
+    def _make_draws(self):
+        """Views of ``values`` per variable: draws[name] shaped (chains, draws, *shape)."""
+        self.draws = {}
+        for name, shape, first in self.variables:
+            size = int(np.prod(shape))
+            block = self.values[:, :, first:first + size]
+            self.draws[name] = block.reshape((self.chains, self.num_draws) + shape)
+
+    @classmethod
+    def _from_arrays(cls, values, stats, column_names, variables, settings, step_size,
+                     inv_metric, gradient_evals, seconds, cancelled):
+        """A fit rebuilt from its arrays (files read back); the summary is recomputed in C
+        by rmc_summary, which gives what rmc_fit_summary gave for the same draws."""
+        self = cls.__new__(cls)
+        for key, value in settings.items():
+            setattr(self, key, value)
+        self.values = np.ascontiguousarray(values, dtype=np.float64)
+        self.chains, self.num_draws = self.values.shape[:2]
+        self.column_names = list(column_names)
+        self.variables = [(n, tuple(int(d) for d in s), int(f)) for n, s, f in variables]
+        self.stats = dict(stats)
+        self.step_size = np.asarray(step_size, dtype=np.float64)
+        self.inv_metric = np.asarray(inv_metric, dtype=np.float64)
+        self.gradient_evals = int(gradient_evals)
+        self.seconds = float(seconds)
+        self.cancelled = bool(cancelled)
+        self._make_draws()
+        ncol = self.values.shape[2]
+        self._summary = np.full((ncol, len(_lib.SUMMARY_FIELDS)), np.nan)
+        if self.num_draws:
+            for j in range(ncol):
+                col = np.ascontiguousarray(self.values[:, :, j])
+                _check(lib.rmc_summary(_lib.as_dbl_p(col), self.chains, self.num_draws,
+                                       _lib.as_dbl_p(self._summary[j])))
+        return self
+
+    # ---------------------------------------------------------------- files and other tools
+
+    def to_csv(self, directory, basename="output", model_name="rmc_model"):
+        """Write one CmdStan-compatible CSV file per chain, ``directory/basename_<k>.csv``
+        (k from 1), and return their paths. Values are written in full precision, so
+        :func:`rmc.read_csv` gives back identical draws. See docs/outputs.md."""
+        from . import outputs
+        return outputs.write_csv(self, directory, basename, model_name)
+
+    def to_dict(self):
+        """The fit as plain dicts of numpy arrays, in ArviZ's layout: ``{"posterior":
+        {name: (chains, draws, *shape)}, "sample_stats": {lp, acceptance_rate, step_size,
+        tree_depth, n_steps, diverging, energy}, "attrs": {...}}``;
+        ``arviz.from_dict(**fit.to_dict())`` makes an InferenceData of it."""
+        from . import outputs
+        return outputs.to_dict(self)
+
+    def to_arviz(self):
+        """An ``arviz.InferenceData`` with the posterior and the sample statistics under
+        ArviZ's standard names. Raises ImportError when arviz is not installed."""
+        from . import outputs
+        return outputs.to_arviz(self)
+
+    def save(self, path):
+        """Save the whole fit losslessly to an ``.npz`` file (no pickling); read it back
+        with :func:`rmc.load`."""
+        from . import outputs
+        return outputs.save(self, path)
 
     # ---------------------------------------------------------------- access
 
