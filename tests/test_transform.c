@@ -311,6 +311,28 @@ static void jacobians_integrate_to_known_masses(void **state)
     OK(rmc_tilde(m, RMC_DIST_EXPONENTIAL, op2(m, RMC_OP_SUB, b, a), 1,
                  (rmc_node[]){ konst(m, 1.0) }));
     check_mass("b > a", m, -40.0, 10.0, 0.05, 1.0);
+
+    /* Constant bounds on one side, each map on its own: x = 1 + exp(u) with exponential(1)
+     * on x - 1, and x = 2 - exp(u) with exponential(1) on 2 - x: mass 1 each. */
+    OK(rmc_model_create(&m));
+    x = bounded(m, "x", 0, konst(m, 1.0), RMC_NONE);
+    OK(rmc_tilde(m, RMC_DIST_EXPONENTIAL, op2(m, RMC_OP_SUB, x, konst(m, 1.0)), 1,
+                 (rmc_node[]){ konst(m, 1.0) }));
+    check_mass("x > 1", m, -40.0, 10.0, 0.05, 1.0);
+    OK(rmc_model_create(&m));
+    x = bounded(m, "x", 0, RMC_NONE, konst(m, 2.0));
+    OK(rmc_tilde(m, RMC_DIST_EXPONENTIAL, op2(m, RMC_OP_SUB, konst(m, 2.0), x), 1,
+                 (rmc_node[]){ konst(m, 1.0) }));
+    check_mass("x < 2", m, -40.0, 10.0, 0.05, 1.0);
+
+    /* An upper bound that is an expression: b < a, exponential(1) on a - b, a ~ normal. */
+    OK(rmc_model_create(&m));
+    a = bounded(m, "a", 0, RMC_NONE, RMC_NONE);
+    normal(m, a, 0.0, 1.0);
+    b = bounded(m, "b", 0, RMC_NONE, a);
+    OK(rmc_tilde(m, RMC_DIST_EXPONENTIAL, op2(m, RMC_OP_SUB, a, b), 1,
+                 (rmc_node[]){ konst(m, 1.0) }));
+    check_mass("b < a", m, -40.0, 10.0, 0.05, 1.0);
 }
 
 /* ---------------------------------------------------------------- sampling */

@@ -78,6 +78,55 @@ def test_half_student_t_is_twice_student_t(nu, sigma):
               math.log(2.0) + stats.t(nu, 0.0, sigma).logpdf(y))
 
 
+# The first distributions (the end-to-end issue's) against scipy at the edges of their
+# support and far in the tails; test_lpdf_scan.py compares them at interior points.
+BASE = [
+    (rmc.Normal(1.0, 2.0), stats.norm(1.0, 2.0), [-1e3, -3.0, 1.0, 40.0]),
+    (rmc.Normal(0.0, 1e-3), stats.norm(0.0, 1e-3), [-0.01, 0.0, 2e-3]),
+    (rmc.HalfNormal(2.0), stats.halfnorm(scale=2.0), [0.0, 1e-300, 3.0, 60.0]),
+    (rmc.Cauchy(1.0, 2.0), stats.cauchy(1.0, 2.0), [-1e10, 1.0, 2.5, 1e10]),
+    (rmc.HalfCauchy(2.0), stats.halfcauchy(scale=2.0), [0.0, 1e-300, 0.7, 1e8]),
+    (rmc.StudentT(3.0, 1.0, 2.0), stats.t(3.0, 1.0, 2.0), [-1e6, 1.0, 4.0, 1e6]),
+    (rmc.StudentT(1e3, 0.0, 1.0), stats.t(1e3, 0.0, 1.0), [-5.0, 0.0, 30.0]),
+    (rmc.Uniform(-1.0, 3.0), stats.uniform(-1.0, 4.0), [-1.0, 0.0, 3.0 - 1e-12, 3.0]),
+    (rmc.Exponential(1.5), stats.expon(scale=1 / 1.5), [0.0, 1e-300, 2.0, 400.0]),
+]
+
+
+@pytest.mark.parametrize("dist,ref,points", BASE, ids=lambda v: repr(v)[:40])
+def test_first_distributions_match_scipy_at_the_edges(dist, ref, points):
+    for y in points:
+        close(value_lp(dist, y), ref.logpdf(y))
+
+
+@pytest.mark.parametrize("dist,outside", [
+    (rmc.HalfNormal(2.0), [-1e-12, -5.0]),
+    (rmc.HalfCauchy(2.0), [-1e-9]),
+    (rmc.Exponential(1.5), [-1e-12]),
+    (rmc.Uniform(-1.0, 3.0), [-1.0000001, 3.0000001, 1e9]),
+])
+def test_first_distributions_outside_support(dist, outside):
+    for y in outside:
+        assert value_lp(dist, y) == -np.inf
+
+
+@pytest.mark.parametrize("p", [1e-12, 0.3, 1 - 1e-12, 0.0, 1.0])
+def test_bernoulli_matches_scipy(p):
+    for y in [0, 1]:
+        want = stats.bernoulli(p).logpmf(y)
+        got = count_lp(lambda t, b: rmc.Bernoulli(t), p, y)
+        assert got == want if np.isinf(want) else np.isclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("alpha", [-40.0, -0.7, 0.0, 2.2, 40.0])
+def test_bernoulli_logit_matches_scipy(alpha):
+    for y in [0, 1]:
+        got = count_lp(lambda t, b: rmc.BernoulliLogit(t), alpha, y)
+        # log p from alpha directly: expit(40) rounds to 1 and would lose log(1 - p)
+        close(got, special.log_expit(alpha if y else -alpha))
+        if abs(alpha) < 10:
+            close(got, stats.bernoulli(special.expit(alpha)).logpmf(y))
+
 def test_outside_support_is_minus_inf():
     assert value_lp(rmc.Gamma(2.0, 3.0), -0.5) == -np.inf
     assert value_lp(rmc.Beta(2.0, 3.0), 1.5) == -np.inf
