@@ -447,6 +447,22 @@ typedef enum rmc_backend {
  * cancel. Called from the thread that called rmc_sample(), at most every 100 ms. */
 typedef int (*rmc_progress_fn)(int64_t done, int64_t total, void *user);
 
+/** A fuller progress report, for progress bars: what rmc_progress_fn says, the warmup
+ *  share of it and the divergences so far. Filled by the library; valid during the call. */
+typedef struct rmc_progress_info {
+    int64_t done;            /**< iterations finished over all chains, warmup included */
+    int64_t total;           /**< chains x (warmup + draws x thin)                     */
+    int64_t warmup_done;     /**< of done, warmup iterations                           */
+    int64_t warmup_total;    /**< chains x warmup                                      */
+    int64_t divergent;       /**< divergent transitions among the kept draws so far    */
+    double seconds;          /**< since rmc_sample() was called                        */
+} rmc_progress_info;
+
+/** Receives an rmc_progress_info; same rules as rmc_progress_fn: called from the thread
+ *  that called rmc_sample(), at most every 100 ms and once at the end of an uncancelled
+ *  run; return non-zero to cancel. */
+typedef int (*rmc_progress_info_fn)(const rmc_progress_info *info, void *user);
+
 /* Sampler settings. Fill with rmc_config_default(), then change what you need. */
 typedef struct rmc_config {
     int32_t sampler;        /* rmc_sampler; RMC_SAMPLER_NUTS                           */
@@ -472,6 +488,8 @@ typedef struct rmc_config {
     rmc_progress_fn progress; /* NULL, or progress and cancellation callback          */
     void *progress_user;
     const volatile int32_t *cancel; /* NULL, or a flag: non-zero stops the run soon   */
+    rmc_progress_info_fn progress_info; /* NULL, or a fuller progress callback, given
+                                         * progress_user; may be set with progress  */
 } rmc_config;
 
 RMC_API void rmc_config_default(rmc_config *config);

@@ -31,6 +31,9 @@ struct run {
     atomic_llong next_chain;
     atomic_llong iterations;   /* finished iterations over all chains */
     atomic_llong gradients;
+    atomic_llong warmup_done;  /* for progress reports: warmup iterations finished */
+    atomic_llong divergent;    /* and divergences among the kept draws            */
+    double t0;                 /* when rmc_sample() began                          */
     atomic_int stop;           /* cancel, or a chain failed           */
     atomic_int running;        /* worker threads not yet finished     */
     pthread_mutex_t lock;      /* guards error and done               */
@@ -134,6 +137,45 @@ static void run_fail(struct run *r, rmc_status st)
     atomic_store(&r->stop, 1);
 }
 
+/* For progress reports: a chain moved on from iteration i0 with k0 kept draws. Counts its
+ * warmup iterations and the divergences among its new draws, read back from their stats
+ * rows (a few loads per iteration, and atomics only when something changed). */
+static void count_progress(struct run *r, const struct chain *c, int64_t index, int64_t i0,
+                           int64_t k0)
+{
+    const int64_t w = r->config->warmup;
+    const double *stats = r->fit->stats + index * r->fit->draws * RMC_STAT_COUNT;
+    const int64_t warm = (c->iteration < w ? c->iteration : w) - (i0 < w ? i0 : w);
+    int64_t div = 0;
+
+    for (int64_t k = k0; k < c->kept; k++)
+        div += stats[k * RMC_STAT_COUNT + RMC_STAT_DIVERGENT] != 0;
+    if (warm)
+        atomic_fetch_add(&r->warmup_done, warm);
+    if (div)
+        atomic_fetch_add(&r->divergent, div);
+}
+
+/* Call the caller's progress callbacks; non-zero when one asks to stop. */
+static int report_progress(struct run *r)
+{
+    const rmc_config *c = r->config;
+    const int64_t total = c->chains * (c->warmup + c->draws * c->thin);
+    int stop = 0;
+
+    if (c->progress)
+        stop |= c->progress(atomic_load(&r->iterations), total, c->progress_user) != 0;
+    if (c->progress_info) {
+        rmc_progress_info info = {
+            .done = atomic_load(&r->iterations), .total = total,
+            .warmup_done = atomic_load(&r->warmup_done), .warmup_total = c->chains * c->warmup,
+            .divergent = atomic_load(&r->divergent), .seconds = rmc_now() - r->t0,
+        };
+        stop |= c->progress_info(&info, c->progress_user) != 0;
+    }
+    return stop;
+}
+
 /* Run one chain to its end, or until the run is stopped. */
 static void run_chain(struct run *r, int64_t index, struct workspace *ws)
 {
@@ -146,7 +188,7 @@ static void run_chain(struct run *r, int64_t index, struct workspace *ws)
     };
     struct chain *c = chain_create(p, r->config, index, ws, out);
     enum chain_result res;
-    int64_t iteration = 0;
+    int64_t iteration = 0, kept = 0;
 
     if (!c) {
         run_fail(r, rmc_fail(RMC_ERR_NOMEM, "chain %lld: out of memory", (long long)index));
@@ -160,7 +202,9 @@ static void run_chain(struct run *r, int64_t index, struct workspace *ws)
         }
         if (c->iteration != iteration) {
             atomic_fetch_add(&r->iterations, c->iteration - iteration);
+            count_progress(r, c, index, iteration, kept);
             iteration = c->iteration;
+            kept = c->kept;
             if (atomic_load_explicit(&r->stop, memory_order_relaxed))
                 break;
         }
@@ -168,6 +212,7 @@ static void run_chain(struct run *r, int64_t index, struct workspace *ws)
     if (res == CHAIN_FAILED)
         run_fail(r, c->error);
     atomic_fetch_add(&r->iterations, c->iteration - iteration);
+    count_progress(r, c, index, iteration, kept);
     atomic_fetch_add(&r->gradients, c->gradients);
     f->completed[index] = c->kept;
     f->step_size[index] = c->eps;
@@ -207,7 +252,6 @@ static int cores(void)
 static void supervise(struct run *r)
 {
     const rmc_config *c = r->config;
-    const int64_t total = c->chains * (c->warmup + c->draws * c->thin);
 
     pthread_mutex_lock(&r->lock);
     while (atomic_load(&r->running) > 0) {
@@ -223,14 +267,13 @@ static void supervise(struct run *r)
         if (atomic_load(&r->running) == 0)
             break;
         pthread_mutex_unlock(&r->lock);
-        if ((c->cancel && *c->cancel) ||
-            (c->progress && c->progress(atomic_load(&r->iterations), total, c->progress_user)))
+        if ((c->cancel && *c->cancel) || report_progress(r))
             atomic_store(&r->stop, 1);
         pthread_mutex_lock(&r->lock);
     }
     pthread_mutex_unlock(&r->lock);
-    if (c->progress && !atomic_load(&r->stop))
-        c->progress(atomic_load(&r->iterations), total, c->progress_user);
+    if (!atomic_load(&r->stop))
+        report_progress(r);
 }
 
 /* ------------------------------------------------------------------ the batched driver */
@@ -268,6 +311,7 @@ static void batch_resume(struct run *r, struct batch *b, int64_t m)
     for (int64_t k = 0; k < m; k++) {
         int64_t i = b->who[k];
         struct chain *c = b->ch[i];
+        const int64_t kept = c->kept;
 
         c->pending.lp = b->lp[k];
         if (b->lp[k] > -INFINITY)
@@ -276,6 +320,7 @@ static void batch_resume(struct run *r, struct batch *b, int64_t m)
         if (b->res[i] == CHAIN_FAILED)
             run_fail(r, c->error);
         atomic_fetch_add(&r->iterations, c->iteration - b->iteration[i]);
+        count_progress(r, c, i, b->iteration[i], kept);
         b->iteration[i] = c->iteration;
     }
 }
@@ -330,7 +375,6 @@ static void run_batched(struct run *r, struct vk_program *vk)
     const rmc_config *cfg = r->config;
     struct rmc_fit *f = r->fit;
     const int64_t n = cfg->chains, d = p->dim;
-    const int64_t total = cfg->chains * (cfg->warmup + cfg->draws * cfg->thin);
     struct batch b = { 0 };
     double last = rmc_now();
     int64_t evals = 0;
@@ -383,14 +427,14 @@ static void run_batched(struct run *r, struct vk_program *vk)
 
         if (cfg->cancel && *cfg->cancel)
             atomic_store(&r->stop, 1);
-        if (cfg->progress && rmc_now() - last >= 0.1) {
+        if ((cfg->progress || cfg->progress_info) && rmc_now() - last >= 0.1) {
             last = rmc_now();
-            if (cfg->progress(atomic_load(&r->iterations), total, cfg->progress_user))
+            if (report_progress(r))
                 atomic_store(&r->stop, 1);
         }
     }
-    if (cfg->progress && !atomic_load(&r->stop))
-        cfg->progress(atomic_load(&r->iterations), total, cfg->progress_user);
+    if (!atomic_load(&r->stop))
+        report_progress(r);
     rmc_log(RMC_LOG_DEBUG, "vulkan: %lld batched evaluations for %lld chains", (long long)evals,
             (long long)n);
 
@@ -475,6 +519,8 @@ rmc_status rmc_sample(const rmc_program *p, const rmc_config *config, rmc_fit **
     pthread_t *threads;
     int nthreads, started = 0;
     double t0 = rmc_now();
+
+    r.t0 = t0;
     struct vk_program *vk = NULL;
     char reason[1200];
     rmc_status st;
@@ -505,6 +551,8 @@ rmc_status rmc_sample(const rmc_program *p, const rmc_config *config, rmc_fit **
         pthread_mutex_init(&r.lock, NULL);
         atomic_init(&r.iterations, 0);
         atomic_init(&r.gradients, 0);
+        atomic_init(&r.warmup_done, 0);
+        atomic_init(&r.divergent, 0);
         atomic_init(&r.stop, 0);
         run_batched(&r, vk);
         vk_program_free(vk);
@@ -527,6 +575,8 @@ rmc_status rmc_sample(const rmc_program *p, const rmc_config *config, rmc_fit **
     atomic_init(&r.next_chain, 0);
     atomic_init(&r.iterations, 0);
     atomic_init(&r.gradients, 0);
+    atomic_init(&r.warmup_done, 0);
+    atomic_init(&r.divergent, 0);
     atomic_init(&r.stop, 0);
     atomic_init(&r.running, nthreads);
 

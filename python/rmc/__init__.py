@@ -28,6 +28,7 @@ from .expr import (expm1, lgamma, log1p_exp, log_mix, log_sum_exp, lpdf, maximum
 from .expr import abs_ as abs, pow, sum_ as sum  # noqa: F401 (public, kept out of __all__)
 from .fit import FitResult
 from .outputs import load, read_csv
+from .progress import logger  # noqa: F401 (routes librmc's messages to logging)
 from .program import Program, logp_grad
 from .sampling import Evaluator, devices, sample, vulkan_status
 

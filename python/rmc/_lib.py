@@ -113,6 +113,23 @@ LOGP_FN = CFUNCTYPE(c_int, c_int64, c_int64, POINTER(c_double), POINTER(c_double
 PROGRESS_FN = CFUNCTYPE(c_int, c_int64, c_int64, c_void_p)
 
 
+class ProgressInfo(Structure):
+    """``struct rmc_progress_info``, field for field."""
+
+    _fields_ = [
+        ("done", c_int64),
+        ("total", c_int64),
+        ("warmup_done", c_int64),
+        ("warmup_total", c_int64),
+        ("divergent", c_int64),
+        ("seconds", c_double),
+    ]
+
+
+# typedef int (*rmc_progress_info_fn)(const rmc_progress_info *info, void *user);
+PROGRESS_INFO_FN = CFUNCTYPE(c_int, POINTER(ProgressInfo), c_void_p)
+
+
 class Config(Structure):
     """``struct rmc_config``, field for field."""
 
@@ -137,6 +154,7 @@ class Config(Structure):
         ("progress", PROGRESS_FN),
         ("progress_user", c_void_p),
         ("cancel", POINTER(c_int32)),        # const volatile int32_t *
+        ("progress_info", PROGRESS_INFO_FN),
     ]
 
 

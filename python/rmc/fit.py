@@ -159,6 +159,12 @@ class FitResult:
         return name in self.draws
 
     @property
+    def interrupted(self):
+        """True when the run was stopped early (Ctrl-C, the cancel flag or a progress
+        callback): the fit then holds the draws every chain completed."""
+        return self.cancelled
+
+    @property
     def num_divergent(self):
         """Number of divergent transitions after warmup, over all chains."""
         return int(self.stats["divergent"].sum())

@@ -188,7 +188,7 @@ class Evaluator:
 def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=1,
            sampler="nuts", target_accept=0.8, max_treedepth=10, step_size=1.0,
            hmc_steps=16, init=None, init_radius=2.0, threads=0, backend="auto",
-           adapt_metric=True, device=None):
+           adapt_metric=True, device=None, progress=True):
     """Draw from the posterior of ``model_spec`` given ``data``.
 
     Args:
@@ -213,6 +213,9 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
         device: which Vulkan device: an index into :func:`rmc.devices` or part of its
             name. CPU-type devices (lavapipe) are used only when named here or in the
             RMC_VULKAN_DEVICE environment variable.
+        progress: show a progress bar on stderr (phase, draws, draws per second,
+            divergences so far): True uses tqdm when it is installed and a small built-in
+            bar otherwise; "text" or "tqdm" pick one; False shows none.
 
     Returns a :class:`rmc.FitResult`. Raises :class:`rmc.RmcError` (naming the culprit)
     when the data do not fit the model or no finite initial point is found, and
@@ -259,7 +262,17 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
         # Under auto, a device that is not there means the CPU, as with no GPU at all.
         config.device = found.value + 1 if status == _lib.RMC_OK else -1
 
-    status, fit, message, interrupted = _run(program, config)
+    bar = None
+    if progress:
+        from .progress import ProgressBar
+        bar = ProgressBar(chains, kind=progress if isinstance(progress, str) else "auto")
+        report = bar.callback()     # referenced here until the run is over
+        config.progress_info = report
+    try:
+        status, fit, message, interrupted = _run(program, config)
+    finally:
+        if bar is not None:
+            bar.close(interrupted=bool(cancel[0]))
     # A device lost under backend="vulkan" still returns the draws made so far.
     partial = status == _lib.RMC_ERR_BACKEND and fit.value
     if status not in (_lib.RMC_OK, _lib.RMC_ERR_CANCELLED) and not partial:

@@ -13,7 +13,7 @@ def test_config_defaults_read_through_the_struct():
     # A mis-declared field would shift every later one and show here as garbage.
     config = _lib.Config()
     _lib.lib.rmc_config_default(ctypes.byref(config))
-    assert ctypes.sizeof(_lib.Config) == 128   # sizeof(rmc_config) on LP64
+    assert ctypes.sizeof(_lib.Config) == 136   # sizeof(rmc_config) on LP64
     assert (config.sampler, config.backend) == (0, 0)
     assert (config.chains, config.draws, config.warmup, config.thin) == (4, 1000, 1000, 1)
     assert config.seed == 1 and config.threads == 0 and config.max_depth == 10
@@ -21,6 +21,7 @@ def test_config_defaults_read_through_the_struct():
     assert config.adapt_metric == 1 and config.hmc_steps == 16
     assert config.init_radius == 2.0 and config.init_tries == 100
     assert not config.init and not config.progress and not config.cancel
+    assert not config.progress_info
 
 
 def test_status_names_match_the_header():
