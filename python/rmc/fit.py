@@ -149,6 +149,19 @@ class FitResult:
         from . import outputs
         return outputs.save(self, path)
 
+    def plot_trace(self, var_names=None, max_panels=20, figsize=None):
+        """Each column's per-chain density and trace, divergent draws marked (matplotlib;
+        ImportError without it). ``var_names`` picks variables; at most ``max_panels``
+        columns are drawn. Returns the Figure: ``fit.plot_trace().savefig("trace.png")``."""
+        from . import plots
+        return plots.plot_trace(self, var_names, max_panels, figsize)
+
+    def plot_posterior(self, var_names=None, max_panels=20, ncols=4, figsize=None):
+        """Each column's posterior histogram with its mean and 5-95% interval (matplotlib;
+        ImportError without it). Returns the Figure."""
+        from . import plots
+        return plots.plot_posterior(self, var_names, max_panels, ncols, figsize)
+
     # ---------------------------------------------------------------- access
 
     def __getitem__(self, name):
