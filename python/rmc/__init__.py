@@ -28,6 +28,7 @@ from .expr import (expm1, lgamma, log1p_exp, log_mix, log_sum_exp, lpdf, maximum
 from .expr import abs_ as abs, pow, sum_ as sum  # noqa: F401 (public, kept out of __all__)
 from .fit import FitResult
 from .outputs import load, read_csv
+from .modelfile import ModelFileError, load_model, save_model
 from .progress import logger  # noqa: F401 (routes librmc's messages to logging)
 from .program import Program, logp_grad
 from .sampling import Evaluator, devices, sample, vulkan_status
@@ -53,6 +54,7 @@ __all__ = [
     "minimum", "maximum", "lgamma", "expm1", "log1p_exp", "tanh", "log_sum_exp", "log_mix",
     "lpdf",
     "devices", "vulkan_status", "Evaluator", "read_csv", "load",
+    "save_model", "load_model", "ModelFileError",
 ]
 # rmc.sum, rmc.pow and rmc.abs stay out of __all__: "from rmc import *" must not shadow the
 # builtins.
