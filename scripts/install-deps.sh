@@ -2,7 +2,7 @@
 # Install what rmc needs to build and test, skipping whatever is already there.
 # Debian packages: compiler, CMake, cmocka (C tests), cJSON (tests read posteriordb JSON),
 # clang and valgrind (scripts/sanitize.sh: sanitizers, libFuzzer, memcheck).
-# Python: numpy, pytest, scipy, arviz and matplotlib from PyPI for the `python3` on PATH
+# Python: numpy, pytest, scipy, arviz, matplotlib, wheel from PyPI for the `python3` on PATH
 # (see README, "Python").
 set -euo pipefail
 
@@ -34,9 +34,11 @@ if command -v clang >/dev/null 2>&1 &&
 fi
 
 py=${PYTHON:-python3}
-# arviz (which brings matplotlib) is for the output tests: from_cmdstan, to_arviz, plots.
-if ! "$py" -c 'import numpy, pytest, scipy, arviz, matplotlib' 2>/dev/null; then
-  echo "install-deps: installing numpy, pytest, scipy, arviz and matplotlib for" \
+# arviz (which brings matplotlib) is for the output tests: from_cmdstan, to_arviz, plots;
+# wheel lets the packaging test run `pip install ./python` offline.
+if ! "$py" -c 'import numpy, pytest, scipy, arviz, matplotlib, wheel' 2>/dev/null; then
+  echo "install-deps: installing numpy, pytest, scipy, arviz, matplotlib and wheel for" \
     "$("$py" -c 'import sys; print(sys.executable)')"
-  "$py" -m pip install --quiet --disable-pip-version-check numpy pytest scipy arviz matplotlib
+  "$py" -m pip install --quiet --disable-pip-version-check numpy pytest scipy arviz \
+    matplotlib wheel
 fi

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -104,3 +105,43 @@ def test_versions_agree():
         assert 'version = "%s"' % rmc.version() in f.read()
     with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
         assert "VERSION %s" % rmc.version() in f.read()
+
+
+def _can_build_wheels():
+    """pip's offline build (--no-build-isolation) needs bdist_wheel: the wheel package, or
+    setuptools 70.1 and later, which carry it."""
+    try:
+        import wheel  # noqa: F401
+        return True
+    except ImportError:
+        pass
+    try:
+        import setuptools
+        return tuple(int(p) for p in setuptools.__version__.split(".")[:2]) >= (70, 1)
+    except Exception:
+        return False
+
+
+def test_pip_install_finds_its_library_and_installs_the_command(tmp_path):
+    """`pip install ./python`, offline: the installed package loads the librmc.so shipped
+    inside it with no environment variable, and the `rmc` console script runs."""
+    if not _can_build_wheels():
+        pytest.skip("pip cannot build a wheel offline here: install wheel "
+                    "(scripts/install-deps.sh does)")
+    built = os.path.realpath(rmc._lib.library_path)
+    shutil.copytree(os.path.join(ROOT, "python"), tmp_path / "python",
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__",
+                                                  "*.so"))
+    os.makedirs(tmp_path / "build")
+    shutil.copyfile(built, tmp_path / "build" / "librmc.so")
+    site = tmp_path / "site"
+    env = {k: v for k, v in os.environ.items() if k not in ("RMC_LIBRARY", "PYTHONPATH")}
+    _run([sys.executable, "-m", "pip", "install", "--quiet", "--no-build-isolation",
+          "--no-deps", "--no-index", "--target", str(site), "./python"],
+         cwd=str(tmp_path), env=env)
+    env["PYTHONPATH"] = str(site)
+    out = _run([sys.executable, "-c", "import rmc; print(rmc._lib.library_path, "
+                "rmc.__version__)"], cwd=str(tmp_path), env=env)
+    assert out.split() == [str(site / "rmc" / "librmc.so"), rmc.version()]
+    out = _run([str(site / "bin" / "rmc"), "--version"], cwd=str(tmp_path), env=env)
+    assert out.strip() == "rmc " + rmc.version()
