@@ -183,3 +183,21 @@ def test_c_messages_reach_logging(caplog):
     # Under backend="auto" the library always says which backend it chose, and why.
     assert any(r.levelno == logging.INFO and "auto" in r.getMessage() for r in records), \
         [r.getMessage() for r in records]
+
+
+def test_vulkan_batched_driver_reports_the_same(last_report):
+    """The batched (Vulkan) driver counts progress in its own loop: the same totals."""
+    device = os.environ.get("RMC_TEST_VULKAN_DEVICE", "llvmpipe")
+    ok, why = rmc.vulkan_status()
+    if not ok:
+        pytest.skip("no Vulkan here (%s); install mesa-vulkan-drivers for lavapipe" % why)
+    try:
+        fit = rmc.sample(centred_schools(), {"y": Y, "sigma": SIGMA}, chains=4, draws=200,
+                         warmup=100, seed=4, target_accept=0.6, backend="vulkan",
+                         device=device, progress="text")
+    except rmc.RmcError as exc:
+        pytest.skip("no Vulkan device %r can run: %s" % (device, exc.message))
+    assert fit.backend == "vulkan"
+    (done, total, warm, warm_total, divergent, _), _ = last_report[-1]
+    assert (done, total, warm, warm_total) == (1200, 1200, 400, 400)
+    assert divergent == fit.num_divergent
