@@ -86,8 +86,6 @@ struct dist_rule {
     int32_t term; /* enum count_term: a factor made at bind time, passed as v3 */
 };
 
-/* TODO: categorical_logit, multi_normal_cholesky, dirichlet and lkj_corr_cholesky work on
- * rows (a vector per element, or a matrix); they need a row-wise lowering. */
 static const struct dist_rule dist_rules[] = {
     { RMC_DIST_NORMAL, "dist_normal", TERM_NONE },
     { RMC_DIST_HALF_NORMAL, "dist_half_normal", TERM_NONE },
@@ -113,6 +111,30 @@ static const struct dist_rule dist_rules[] = {
     { RMC_DIST_NEG_BINOMIAL_2, "dist_neg_binomial_2", TERM_FACT },
     { RMC_DIST_NEG_BINOMIAL_2_LOG, "dist_neg_binomial_2_log", TERM_FACT },
 };
+
+/* Distributions over rows (a vector per element, or a matrix): a function of
+ * shaders/rowdists.glsl, run for the whole statement by the chain's first thread. */
+static const struct dist_rule row_rules[] = {
+    { RMC_DIST_CATEGORICAL_LOGIT, "mv_categorical_logit", TERM_NONE },
+    { RMC_DIST_MULTI_NORMAL_CHOLESKY, "mv_multi_normal_cholesky", TERM_NONE },
+    { RMC_DIST_DIRICHLET, "mv_dirichlet", TERM_NONE },
+    { RMC_DIST_LKJ_CORR_CHOLESKY, "mv_lkj_corr_cholesky", TERM_NONE },
+};
+
+static const char *find_row_dist(int32_t dist)
+{
+    for (size_t k = 0; k < sizeof row_rules / sizeof row_rules[0]; k++) {
+        if (row_rules[k].dist == dist)
+            return row_rules[k].fn;
+    }
+    return NULL;
+}
+
+/* Whether instruction id is a statement over rows. */
+static int row_statement(const rmc_program *p, int32_t id)
+{
+    return p->inst[id].kind == NODE_TILDE && find_row_dist(p->inst[id].op) != NULL;
+}
 
 static const struct op_rule *find_op(int32_t op)
 {
@@ -168,6 +190,9 @@ struct gen {
     int64_t ws;        /* workspace reals per chain, for values (as many adjoints)    */
     int64_t *doff;     /* per instruction: its values in dat, -1 until uploaded  */
     int64_t *blk;      /* per instruction: its own block (bounds, aux, index)   */
+    int64_t *xws;      /* per instruction: workspace beyond its values (a scan's tape,
+                          a factorisation's scratch), -1 for none                 */
+    int64_t *span;     /* scan: reals of one step (state, rows, step instructions) */
     int32_t *uses;     /* per instruction: uses by dynamic instructions          */
     int32_t *root;     /* fused member: the statement that computes it, else -1 */
     int32_t region;    /* statement whose loop is being emitted, else -1         */
@@ -318,6 +343,10 @@ static const char *what(const struct gen *g, int32_t id)
     case NODE_CONCAT: return "concat";
     case NODE_SLICE: return "slice";
     case NODE_MATVEC: return "matvec";
+    case NODE_LINALG: return la_name(in->op) ? la_name(in->op) : "linear algebra";
+    case NODE_SCAN: return "scan";
+    case NODE_SCAN_STATE: return "scan state";
+    case NODE_SCAN_INPUT: return "scan row";
     case NODE_OP1:
     case NODE_OP2:
     case NODE_OP3: return model_op_name(in->op);
@@ -572,13 +601,19 @@ static void partials(struct gen *g, int32_t id, int64_t n)
 
 /* ------------------------------------------------------------------ forward sweep */
 
-/* Ordered, positive-ordered and simplex parameters are sequential maps (each element
- * builds on the one before): the chain's first thread runs them as transform.c does. */
+/* Ordered, positive-ordered, simplex and correlation-factor parameters are sequential maps
+ * (each element builds on the one before): the chain's first thread runs them as
+ * transform.c does (the correlation factor through shaders/transforms.glsl). */
 static void forward_shape(struct gen *g, int32_t id)
 {
     const struct inst *in = I(g, id);
     const long long off = (long long)g->off[id], x = (long long)in->xoff, n = (long long)in->n;
 
+    if (in->transform == RMC_TRANSFORM_CHOLESKY_CORR) {
+        out(g, "    if (start == 0u)\n        lp_acc += tf_corr_forward(%lldu, %lldu, %lldu, "
+            "%lldu);\n    SYNC();\n", (long long)in->dims[0], x, off, (long long)g->xws[id]);
+        return;
+    }
     out(g, "    if (start == 0u) {\n");
     if (in->transform == RMC_TRANSFORM_SIMPLEX) {
         /* stick-breaking; z and 1 - z each without cancellation */
@@ -616,6 +651,11 @@ static void backward_shape(struct gen *g, int32_t id)
     const struct inst *in = I(g, id);
     const long long off = (long long)g->off[id], x = (long long)in->xoff, n = (long long)in->n;
 
+    if (in->transform == RMC_TRANSFORM_CHOLESKY_CORR) {
+        out(g, "    if (start == 0u)\n        tf_corr_back(%lldu, %lldu, %lldu, %lldu);\n"
+            "    SYNC();\n", (long long)in->dims[0], x, off, (long long)g->xws[id]);
+        return;
+    }
     out(g, "    if (start == 0u) {\n");
     if (in->transform == RMC_TRANSFORM_SIMPLEX) {
         /* from the last step back, gs the adjoint of the stick left after step k */
@@ -801,17 +841,31 @@ static void backward_concat(struct gen *g, int32_t id)
     close_loop(g, in->n, "i");
 }
 
+/* The matrix of a matrix-vector product: data (D) or, when it depends on parameters (a
+ * Cholesky factor), the workspace (V); *at gets its offset. */
+static char matrix_of(struct gen *g, int32_t id, long long *at)
+{
+    if (I(g, id)->dynamic) {
+        *at = (long long)g->off[id];
+        return 'V';
+    }
+    *at = (long long)data_of(g, id);
+    return 'D';
+}
+
 static void forward_matvec(struct gen *g, int32_t id)
 {
     const struct inst *in = I(g, id);
-    const int64_t cols = in->dims[1], m = data_of(g, in->in[0]);
+    const int64_t cols = in->dims[1];
+    long long m;
+    const char mk = matrix_of(g, in->in[0], &m);
     char v[128];
 
     /* Row r: the same sum in the same order as eval.c. */
     open_loop(g, in->n);
     out(g, "        real s = 0.0LF;\n");
     out(g, "        for (uint k = 0u; k < %lldu; k++)\n", (long long)cols);
-    out(g, "            s += D(%lldu + r * %lldu + k) * %s;\n", (long long)m, (long long)cols,
+    out(g, "            s += %c(%lldu + r * %lldu + k) * %s;\n", mk, m, (long long)cols,
         elem(g, in->in[1], "k", v, sizeof v));
     out(g, "        V(%lldu + r) = s;\n", (long long)g->off[id]);
     close_loop(g, in->n, "r");
@@ -1013,16 +1067,258 @@ static void backward_slice(struct gen *g, int32_t id)
 static void backward_matvec(struct gen *g, int32_t id)
 {
     const struct inst *in = I(g, id);
-    const int64_t cols = in->dims[1], m = data_of(g, in->in[0]);
+    const int64_t cols = in->dims[1];
+    long long m;
+    const char mk = matrix_of(g, in->in[0], &m);
+    char v[128];
 
     /* Column c of the vector's adjoint, rows in order as eval.c adds them. */
-    open_loop(g, cols);
-    out(g, "        real s = A(%lldu + c);\n", (long long)g->off[in->in[1]]);
-    out(g, "        for (uint r = 0u; r < %lldu; r++)\n", (long long)in->n);
-    out(g, "            s += A(%lldu + r) * D(%lldu + r * %lldu + c);\n", (long long)g->off[id],
-        (long long)m, (long long)cols);
-    out(g, "        A(%lldu + c) = s;\n", (long long)g->off[in->in[1]]);
-    close_loop(g, cols, "c");
+    if (I(g, in->in[1])->dynamic) {
+        open_loop(g, cols);
+        out(g, "        real s = A(%lldu + c);\n", (long long)g->off[in->in[1]]);
+        out(g, "        for (uint r = 0u; r < %lldu; r++)\n", (long long)in->n);
+        out(g, "            s += A(%lldu + r) * %c(%lldu + r * %lldu + c);\n",
+            (long long)g->off[id], mk, m, (long long)cols);
+        out(g, "        A(%lldu + c) = s;\n", (long long)g->off[in->in[1]]);
+        close_loop(g, cols, "c");
+    }
+    /* Row r of a parameter-dependent matrix's adjoint: go[r] v^T. */
+    if (I(g, in->in[0])->dynamic) {
+        open_loop(g, in->n);
+        out(g, "        real w = A(%lldu + r);\n", (long long)g->off[id]);
+        out(g, "        for (uint k = 0u; k < %lldu; k++)\n", (long long)cols);
+        out(g, "            A(%lldu + r * %lldu + k) += w * %s;\n", m, (long long)cols,
+            elem(g, in->in[1], "k", v, sizeof v));
+        close_loop(g, in->n, "r");
+    }
+}
+
+/* ------------------------------------------------------------------ linear algebra */
+
+/* An operand of a linear-algebra node as shaders/linalg.glsl names it: its workspace
+ * offset, or LA_DATA plus its offset in the data buffer. */
+static long long la_code(struct gen *g, int32_t id)
+{
+    if (I(g, id)->dynamic)
+        return (long long)g->off[id];
+    return 0x80000000LL + (long long)data_of(g, id);
+}
+
+/* The chain's first thread runs the node's function of linalg.glsl; a matrix that has no
+ * factor here (not positive definite, a zero pivot) rejects the point as the CPU does:
+ * output NaN, lp -inf. */
+static void forward_linalg(struct gen *g, int32_t id)
+{
+    const struct inst *in = I(g, id), *a = I(g, in->in[0]), *b = I(g, in->in[1]);
+    const long long o = (long long)g->off[id], c0 = la_code(g, in->in[0]);
+    const long long c1 = in->nin > 1 ? la_code(g, in->in[1]) : 0;
+
+    out(g, "    if (start == 0u) {\n");
+    switch (in->op) {
+    case LA_VECMAT:
+        out(g, "        la_vecmat(%lldu, %lldu, %lldu, %lldu, %lldu);\n", (long long)b->dims[0],
+            (long long)b->dims[1], c0, c1, o);
+        break;
+    case LA_MATMUL:
+        out(g, "        la_matmul(%lldu, %lldu, %lldu, %lldu, %lldu, %lldu);\n",
+            (long long)a->dims[0], (long long)a->dims[1], (long long)b->dims[1], c0, c1, o);
+        break;
+    case LA_DIAG_PRE:
+        out(g, "        la_diag_pre(%lldu, %lldu, %lldu, %lldu, %lldu);\n",
+            (long long)b->dims[0], (long long)b->dims[1], c0, c1, o);
+        break;
+    case LA_COV_EXP_QUAD:
+        out(g, "        la_cov_exp_quad(%lldu, %lldu, %lldu, %lldu, %lldu, %lldu);\n",
+            (long long)a->n, c0, c1, la_code(g, in->in[2]), 0x80000000LL + (long long)g->blk[id],
+            o);
+        break;
+    case LA_CHOLESKY:
+    case LA_TRI_SOLVE:
+        if (in->op == LA_CHOLESKY)
+            out(g, "        if (!la_cholesky(%lldu, %lldu, %lldu)) {\n", (long long)a->dims[0],
+                c0, o);
+        else
+            out(g, "        if (!la_tri_solve(%lldu, %lldu, %lldu, %lldu, %lldu)) {\n",
+                (long long)a->dims[0], (long long)(b->n / a->dims[0]), c0, c1, o);
+        out(g, "            for (uint i = 0u; i < %lldu; i++)\n", (long long)in->n);
+        out(g, "                V(%lldu + i) = NAN_R;\n", o);
+        out(g, "            lp_acc += NEG_INF;\n");
+        out(g, "        }\n");
+        break;
+    }
+    out(g, "    }\n    SYNC();\n");
+}
+
+static void backward_linalg(struct gen *g, int32_t id)
+{
+    const struct inst *in = I(g, id), *a = I(g, in->in[0]), *b = I(g, in->in[1]);
+    const long long o = (long long)g->off[id], c0 = la_code(g, in->in[0]);
+    const long long c1 = in->nin > 1 ? la_code(g, in->in[1]) : 0;
+
+    out(g, "    if (start == 0u)\n");
+    switch (in->op) {
+    case LA_VECMAT:
+        out(g, "        la_vecmat_back(%lldu, %lldu, %lldu, %lldu, %lldu);\n",
+            (long long)b->dims[0], (long long)b->dims[1], c0, c1, o);
+        break;
+    case LA_MATMUL:
+        out(g, "        la_matmul_back(%lldu, %lldu, %lldu, %lldu, %lldu, %lldu);\n",
+            (long long)a->dims[0], (long long)a->dims[1], (long long)b->dims[1], c0, c1, o);
+        break;
+    case LA_DIAG_PRE:
+        out(g, "        la_diag_pre_back(%lldu, %lldu, %lldu, %lldu, %lldu);\n",
+            (long long)b->dims[0], (long long)b->dims[1], c0, c1, o);
+        break;
+    case LA_COV_EXP_QUAD:
+        out(g, "        la_cov_exp_quad_back(%lldu, %lldu, %lldu, %lldu, %lldu);\n",
+            (long long)a->n, c0, c1, la_code(g, in->in[2]), o);
+        break;
+    case LA_CHOLESKY:
+        out(g, "        la_cholesky_back(%lldu, %lldu, %lldu, %lldu);\n", (long long)a->dims[0],
+            c0, o, (long long)g->xws[id]);
+        break;
+    case LA_TRI_SOLVE:
+        out(g, "        la_tri_solve_back(%lldu, %lldu, %lldu, %lldu, %lldu, %lldu);\n",
+            (long long)a->dims[0], (long long)(b->n / a->dims[0]), c0, c1, o,
+            (long long)g->xws[id]);
+        break;
+    }
+    out(g, "    SYNC();\n");
+}
+
+/* ------------------------------------------------------------------ scans */
+
+static void forward_one(struct gen *g, int32_t id, int32_t *members);
+static void backward_one(struct gen *g, int32_t id);
+
+/* The state node of scan id; its sequence rows follow it (as program.c lays them out). */
+static int32_t scan_state(const struct gen *g, int32_t id)
+{
+    return I(g, I(g, id)->in[1])->scan_of - 1;
+}
+
+/* A scan is eval.c's loop over steps: load the previous state (the initial one at step 0)
+ * and each sequence's row, run the step's instructions as the main program's, copy the new
+ * state to the output and the whole step (values of the state, rows and step
+ * instructions, one contiguous span) to the tape in the workspace, for the reverse
+ * sweep. The step loop is uniform across the workgroup, so the barriers inside it are
+ * met by every thread. */
+static void forward_scan(struct gen *g, int32_t id, int32_t *members)
+{
+    const struct inst *in = I(g, id);
+    const int32_t sn = scan_state(g, id);
+    const long long s = (long long)I(g, sn)->n, span = (long long)g->span[id];
+    const long long base = (long long)g->off[sn], tape = (long long)g->xws[id];
+    char v[128], at[96];
+
+    out(g, "    for (uint step = 0u; step < %lldu; step++) {\n", (long long)in->steps);
+    open_loop(g, s);
+    out(g, "        V(%lldu + i) = step == 0u ? %s : V(%lldu + (step > 0u ? step - 1u : 0u) * "
+        "%lldu + i);\n", base, elem(g, in->in[0], "i", v, sizeof v), (long long)g->off[id], s);
+    close_loop(g, s, "i");
+    for (int32_t k = 2; k < in->nin; k++) {
+        const int32_t slot = sn + (k - 1);
+        const long long n = (long long)I(g, slot)->n;
+
+        snprintf(at, sizeof at, "step * %lldu + i", n);
+        open_loop(g, n);
+        out(g, "        V(%lldu + i) = %s;\n", (long long)g->off[slot],
+            elem(g, in->in[k], at, v, sizeof v));
+        close_loop(g, n, "i");
+    }
+    for (int32_t j = 0; j < in->n_body && g->st == RMC_OK; j++)
+        forward_one(g, in->body[j], members);
+    open_loop(g, s);
+    out(g, "        V(%lldu + step * %lldu + i) = V(%lldu + i);\n", (long long)g->off[id], s,
+        (long long)g->off[in->in[1]]);
+    close_loop(g, s, "i");
+    open_loop(g, span);
+    out(g, "        V(%lldu + step * %lldu + i) = V(%lldu + i);\n", tape, span, base);
+    close_loop(g, span, "i");
+    out(g, "    }\n");
+}
+
+/* Back through the steps, as eval.c: restore step t from the tape with its adjoints
+ * cleared, seed the new state's adjoint with the output's and the one carried from step
+ * t + 1, run the step's reverse sweep (outer operands, parameters, accumulate across
+ * steps), carry the state's adjoint on and pass the rows' adjoints to their sequences. */
+static void backward_scan(struct gen *g, int32_t id)
+{
+    const struct inst *in = I(g, id);
+    const int32_t sn = scan_state(g, id);
+    const long long s = (long long)I(g, sn)->n, span = (long long)g->span[id];
+    const long long base = (long long)g->off[sn], tape = (long long)g->xws[id];
+    const long long carry = tape + (long long)in->steps * span;
+
+    open_loop(g, s);
+    out(g, "        V(%lldu + i) = 0.0LF;\n", carry);
+    close_loop(g, s, "i");
+    out(g, "    for (uint back = %lldu; back > 0u; back--) {\n", (long long)in->steps);
+    out(g, "    uint step = back - 1u;\n");
+    open_loop(g, span);
+    out(g, "        V(%lldu + i) = V(%lldu + step * %lldu + i);\n", base, tape, span);
+    out(g, "        A(%lldu + i) = 0.0LF;\n", base);
+    close_loop(g, span, "i");
+    open_loop(g, s);
+    out(g, "        A(%lldu + i) += A(%lldu + step * %lldu + i) + V(%lldu + i);\n",
+        (long long)g->off[in->in[1]], (long long)g->off[id], s, carry);
+    close_loop(g, s, "i");
+    for (int32_t j = in->n_body - 1; j >= 0 && g->st == RMC_OK; j--)
+        backward_one(g, in->body[j]);
+    open_loop(g, s);
+    out(g, "        V(%lldu + i) = A(%lldu + i);\n", carry, base);
+    close_loop(g, s, "i");
+    for (int32_t k = 2; k < in->nin; k++) {
+        const int32_t slot = sn + (k - 1);
+        const long long n = (long long)I(g, slot)->n;
+
+        if (!I(g, in->in[k])->dynamic)
+            continue;
+        open_loop(g, n);
+        out(g, "        A(%lldu + step * %lldu + i) += A(%lldu + i);\n",
+            (long long)g->off[in->in[k]], n, (long long)g->off[slot]);
+        close_loop(g, n, "i");
+    }
+    out(g, "    }\n");
+    if (I(g, in->in[0])->dynamic) {
+        open_loop(g, s);
+        out(g, "        A(%lldu + %s) += V(%lldu + i);\n", (long long)g->off[in->in[0]],
+            I(g, in->in[0])->n > 1 ? "i" : "0u", carry);
+        close_loop(g, s, "i");
+    }
+}
+
+/* ------------------------------------------------------------------ rows */
+
+/* A statement over rows: its rowdists.glsl function adds the log density and every
+ * partial, on the chain's first thread, with the sizes binding laid out (dist.c's aux). */
+static void forward_rows(struct gen *g, int32_t id)
+{
+    const struct inst *in = I(g, id);
+    const long long rows = (long long)in->aux[MV_ROWS], k = (long long)in->aux[MV_K];
+    const long long step = (long long)in->aux[MV_STEP], rs = (long long)in->aux[MV_ROW_STEP];
+    const long long c0 = la_code(g, in->in[0]), c1 = la_code(g, in->in[1]);
+
+    out(g, "    if (start == 0u)\n");
+    switch (in->op) {
+    case RMC_DIST_CATEGORICAL_LOGIT:
+        out(g, "        lp_acc += mv_categorical_logit(%lldu, %du, %lldu, %lldu, %lldu, %lldu);\n",
+            c0, I(g, in->in[0])->n > 1, c1, (long long)I(g, in->in[0])->n, k, rs);
+        break;
+    case RMC_DIST_MULTI_NORMAL_CHOLESKY:
+        out(g, "        lp_acc += mv_multi_normal_cholesky(%lldu, %lldu, %lldu, %lldu, %lldu, "
+            "%lldu, %lldu, %lldu);\n", c0, c1, la_code(g, in->in[2]), rows, k, step, rs,
+            (long long)g->xws[id]);
+        break;
+    case RMC_DIST_DIRICHLET:
+        out(g, "        lp_acc += mv_dirichlet(%lldu, %lldu, %lldu, %lldu, %lldu, %lldu);\n", c0,
+            c1, rows, k, step, rs);
+        break;
+    case RMC_DIST_LKJ_CORR_CHOLESKY:
+        out(g, "        lp_acc += mv_lkj_corr_cholesky(%lldu, %lldu, %lldu);\n", c0, c1, k);
+        break;
+    }
+    out(g, "    SYNC();\n");
 }
 
 /* ------------------------------------------------------------------ node kinds */
@@ -1063,11 +1359,10 @@ static void prepare(struct gen *g, int32_t id)
 
     switch (in->kind) {
     case NODE_PARAM:
-        /* TODO: a Cholesky factor of a correlation matrix is a sequential map too, row by
-         * row; it would run on one thread per chain as the shapes below do. */
         if (in->transform == RMC_TRANSFORM_ORDERED ||
             in->transform == RMC_TRANSFORM_POSITIVE_ORDERED ||
-            in->transform == RMC_TRANSFORM_SIMPLEX)
+            in->transform == RMC_TRANSFORM_SIMPLEX ||
+            in->transform == RMC_TRANSFORM_CHOLESKY_CORR)
             return;
         if (in->transform != RMC_TRANSFORM_NONE || in->bound < BOUND_NONE ||
             in->bound > BOUND_BOTH || transform_free_dim(in) != in->n)
@@ -1084,6 +1379,15 @@ static void prepare(struct gen *g, int32_t id)
     }
     case NODE_LPDF:
     case NODE_TILDE:
+        if (find_row_dist(in->op)) {
+            /* TODO: as an expression, a log density per row with adjoint-weighted partials;
+             * the rowdists.glsl functions would take a weight per row. */
+            if (in->kind == NODE_LPDF)
+                unsupported(g, "%s as a log-density expression", dist_info(in->op)->name);
+            else if (!in->aux)
+                unsupported(g, "%s without its row layout", dist_info(in->op)->name);
+            return;
+        }
         if (!find_dist(in->op)) {
             unsupported(g, "distribution %s", dist_info(in->op) ? dist_info(in->op)->name
                                                                 : "(unknown)");
@@ -1105,8 +1409,6 @@ static void prepare(struct gen *g, int32_t id)
             unsupported(g, "concatenation of %d operands", (int)in->nin);
         return;
     case NODE_MATVEC:
-        if (I(g, in->in[0])->dynamic)
-            unsupported(g, "matrix-vector product with a parameter-dependent matrix");
         return;
     case NODE_GATHER: {
         /* Indexes, then the segments of the adjoint's scatter-add: for each source element
@@ -1135,16 +1437,24 @@ static void prepare(struct gen *g, int32_t id)
         return;
     }
     case NODE_LINALG:
-        /* TODO: products, Cholesky, triangular solves and cov_exp_quad need a lowering
-         * of their own (a K x K factor per chain in shared memory suits them). */
-        unsupported(g, "linear algebra (%s)", la_name(in->op) ? la_name(in->op) : "?");
+        if (!la_name(in->op)) {
+            unsupported(g, "linear algebra op %d", (int)in->op);
+            return;
+        }
+        if (in->op == LA_COV_EXP_QUAD)
+            g->blk[id] = push_reals(g, &in->delta, 1);
         return;
     case NODE_SCAN:
-    case NODE_SCAN_STATE:
-    case NODE_SCAN_INPUT:
-        /* TODO: a scan is a loop over a subgraph; its step could be lowered like the
-         * main program, inside a loop, with the per-step tape in the workspace. */
-        unsupported(g, "scan (a recurrence over a subgraph)");
+        for (int32_t j = 0; j < in->n_body && g->st == RMC_OK; j++) {
+            const struct inst *b = I(g, in->body[j]);
+
+            /* TODO: a statement inside a step would add its log density per step; none of
+             * the builders make one, so it is refused rather than lowered untested. */
+            if (b->kind == NODE_TILDE || b->kind == NODE_TARGET || b->kind == NODE_SCAN)
+                unsupported(g, "%s inside a scan step", what(g, in->body[j]));
+            else
+                prepare(g, in->body[j]);
+        }
         return;
     default:
         unsupported(g, "node kind %d", (int)in->kind);
@@ -1174,7 +1484,14 @@ static void forward_one(struct gen *g, int32_t id, int32_t *members)
     case NODE_SLICE: forward_slice(g, id); break;
     case NODE_MATVEC: forward_matvec(g, id); break;
     case NODE_CONCAT: forward_concat(g, id); break;
+    case NODE_LINALG: forward_linalg(g, id); break;
+    case NODE_SCAN: forward_scan(g, id, members); break;
     case NODE_TILDE:
+        if (row_statement(g->p, id))
+            forward_rows(g, id);
+        else
+            forward_statement(g, id, members);
+        break;
     case NODE_TARGET: forward_statement(g, id, members); break;
     }
 }
@@ -1201,26 +1518,48 @@ static void backward_one(struct gen *g, int32_t id)
     case NODE_SLICE: backward_slice(g, id); break;
     case NODE_MATVEC: backward_matvec(g, id); break;
     case NODE_CONCAT: backward_concat(g, id); break;
+    case NODE_LINALG: backward_linalg(g, id); break;
+    case NODE_SCAN: backward_scan(g, id); break;
     }
 }
 
 /* ------------------------------------------------------------------ assembly */
 
 /* Threads per chain: enough for the longest loop, a power of two up to 64. */
-static uint32_t choose_lanes(const rmc_program *p)
+static int64_t longest_loop(const rmc_program *p, const int32_t *list, int32_t count)
 {
     int64_t longest = 1;
-    uint32_t t = 1;
 
-    for (int32_t k = 0; k < p->n_dyn; k++) {
-        const struct inst *in = &p->inst[p->dyn[k]];
+    for (int32_t k = 0; k < count; k++) {
+        const struct inst *in = &p->inst[list[k]];
 
-        for (int32_t j = 0; j < in->nin; j++)
-            longest = p->inst[in->in[j]].n > longest ? p->inst[in->in[j]].n : longest;
+        if (in->kind == NODE_SCAN) {
+            /* the steps run in sequence: only a step's own vectors are split */
+            int64_t b = longest_loop(p, in->body, in->n_body);
+            int64_t s = p->inst[in->in[1]].n;
+
+            longest = b > longest ? b : longest;
+            longest = s > longest ? s : longest;
+            continue;
+        }
+        for (int32_t j = 0; j < in->nin; j++) {
+            const struct inst *a = &p->inst[in->in[j]];
+
+            if (a->kind != NODE_SCAN)
+                longest = a->n > longest ? a->n : longest;
+        }
         if (in->kind == NODE_MATVEC && in->dims[1] > longest)
             longest = in->dims[1];
         longest = in->n > longest ? in->n : longest;
     }
+    return longest;
+}
+
+static uint32_t choose_lanes(const rmc_program *p)
+{
+    int64_t longest = longest_loop(p, p->dyn, p->n_dyn);
+    uint32_t t = 1;
+
     while (t < 64 && (int64_t)t < longest)
         t *= 2;
     return t;
@@ -1231,13 +1570,67 @@ static int64_t per_lane(int64_t n, uint32_t tpc)
     return (n + tpc - 1) / tpc;
 }
 
+/* The iterations one thread runs for a linear-algebra node (all of them: one thread runs
+ * it), counting nested loops as their product. */
+static int64_t la_trips(const rmc_program *p, const struct inst *in)
+{
+    const struct inst *a = &p->inst[in->in[0]], *b = &p->inst[in->in[1]];
+    int64_t k = a->dims[0];
+
+    switch (in->op) {
+    case LA_MATMUL: return a->dims[0] * a->dims[1] * b->dims[1] + in->n;
+    case LA_CHOLESKY: return k * k * k / 2 + 2 * k * k;
+    case LA_TRI_SOLVE: return k * k * (b->n / (k ? k : 1)) + 2 * b->n;
+    case LA_COV_EXP_QUAD: return a->n * a->n;
+    default: return in->n + b->n;
+    }
+}
+
+static int64_t loop_trips(const rmc_program *p, const int32_t *list, int32_t count,
+                          uint32_t tpc, int64_t most);
+
+/* A scan's step loop holds every loop of its step, so its count is the steps times their
+ * sum (the loops that load and save a step included). */
+static int64_t scan_trips(const rmc_program *p, const struct inst *in, uint32_t tpc)
+{
+    int64_t step = 4 * per_lane(in->body_val, tpc) + 4 * per_lane(p->inst[in->in[1]].n, tpc);
+
+    for (int32_t j = 0; j < in->n_body; j++)
+        step += loop_trips(p, &in->body[j], 1, tpc, 0);
+    return in->steps * step;
+}
+
 int64_t vk_loop_trips(const rmc_program *p, uint32_t tpc)
 {
-    int64_t most = per_lane(p->ws_size, tpc); /* clearing the adjoints */
+    /* clearing the adjoints */
+    return loop_trips(p, p->dyn, p->n_dyn, tpc, per_lane(p->ws_size, tpc));
+}
 
-    for (int32_t k = 0; k < p->n_dyn; k++) {
-        const struct inst *in = &p->inst[p->dyn[k]];
+static int64_t loop_trips(const rmc_program *p, const int32_t *list, int32_t count,
+                          uint32_t tpc, int64_t most)
+{
+    for (int32_t k = 0; k < count; k++) {
+        const struct inst *in = &p->inst[list[k]];
         int64_t t = per_lane(in->n, tpc);
+
+        if (in->kind == NODE_SCAN) {
+            t = scan_trips(p, in, tpc);
+            most = t > most ? t : most;
+            continue;
+        }
+        if (in->kind == NODE_LINALG) {
+            t = la_trips(p, in);
+            most = t > most ? t : most;
+            continue;
+        }
+        if (row_statement(p, list[k]) && in->aux) {
+            /* one thread: rows of K, a K x K triangle per row for the normal */
+            const int64_t rows = (int64_t)in->aux[MV_ROWS], kk = (int64_t)in->aux[MV_K];
+
+            t = (rows > p->inst[in->in[0]].n ? rows : p->inst[in->in[0]].n) * kk * (kk + 4);
+            most = t > most ? t : most;
+            continue;
+        }
 
         for (int32_t j = 0; j < in->nin; j++)
             t = per_lane(p->inst[in->in[j]].n, tpc) > t ? per_lane(p->inst[in->in[j]].n, tpc)
@@ -1276,7 +1669,8 @@ static void strip_double_suffix(char *s)
 
 rmc_status vk_lower(const rmc_program *p, int f64, uint32_t lanes, struct vk_lowered *lw)
 {
-    static const char *const parts[] = { "head", "math", "ops", "dists" };
+    static const char *const parts[] = { "head", "math", "ops", "dists", "linalg",
+                                         "transforms", "rowdists" };
     struct gen g = { .p = p, .f64 = f64, .region = -1 };
     struct text all = { 0 };
     int32_t *members = NULL;
@@ -1293,23 +1687,31 @@ rmc_status vk_lower(const rmc_program *p, int f64, uint32_t lanes, struct vk_low
     g.off = rmc_calloc((size_t)p->n_inst, sizeof *g.off);
     g.doff = rmc_calloc((size_t)p->n_inst, sizeof *g.doff);
     g.blk = rmc_calloc((size_t)p->n_inst, sizeof *g.blk);
+    g.xws = rmc_calloc((size_t)p->n_inst, sizeof *g.xws);
+    g.span = rmc_calloc((size_t)p->n_inst, sizeof *g.span);
     g.uses = rmc_calloc((size_t)p->n_inst, sizeof *g.uses);
     g.root = rmc_calloc((size_t)p->n_inst, sizeof *g.root);
     g.accs = rmc_calloc((size_t)p->n_inst, sizeof *g.accs);
     g.held = rmc_calloc((size_t)p->n_inst, sizeof *g.held);
     members = rmc_calloc((size_t)p->n_inst, sizeof *members);
-    if (!g.off || !g.doff || !g.blk || !g.uses || !g.root || !g.accs || !g.held || !members) {
+    if (!g.off || !g.doff || !g.blk || !g.uses || !g.root || !g.accs || !g.held || !members ||
+        !g.xws || !g.span) {
         g.st = rmc_fail(RMC_ERR_NOMEM, "vulkan: out of memory lowering the program");
         goto done;
     }
     for (int32_t k = 0; k < p->n_inst; k++) {
         g.doff[k] = -1;
         g.blk[k] = -1;
+        g.xws[k] = -1;
         g.root[k] = -1;
     }
-    for (int32_t k = 0; k < p->n_dyn; k++) {
-        const struct inst *in = &p->inst[p->dyn[k]];
+    /* Uses by the main sweep and by scan steps alike: an operation that a step reads
+     * must keep its values in the workspace. */
+    for (int32_t k = 0; k < p->n_inst; k++) {
+        const struct inst *in = &p->inst[k];
 
+        if (!in->dynamic || in->kind == NODE_SCAN_STATE || in->kind == NODE_SCAN_INPUT)
+            continue;
         for (int32_t j = 0; j < in->nin; j++)
             g.uses[in->in[j]]++;
         /* a parameter's bounds are operands too (they may depend on parameters) */
@@ -1331,7 +1733,7 @@ rmc_status vk_lower(const rmc_program *p, int f64, uint32_t lanes, struct vk_low
     for (int32_t k = 0; k < p->n_dyn; k++) {
         const struct inst *in = &p->inst[p->dyn[k]];
 
-        if (in->kind != NODE_TILDE && in->kind != NODE_TARGET)
+        if ((in->kind != NODE_TILDE && in->kind != NODE_TARGET) || row_statement(p, p->dyn[k]))
             continue;
         g.region = p->dyn[k];
         g.fused += collect_members(&g, p->dyn[k], p->inst[in->in[0]].n, members, 0);
@@ -1347,6 +1749,41 @@ rmc_status vk_lower(const rmc_program *p, int f64, uint32_t lanes, struct vk_low
             continue;
         g.off[p->dyn[k]] = g.ws;
         g.ws += in->n;
+    }
+    /* What a node needs beyond its values: a scan's step (its state, rows and
+     * instructions in one span, which the tape copies), the tape of T steps and the
+     * carried adjoint; a factorisation's scratch. */
+    for (int32_t k = 0; k < p->n_inst; k++) {
+        const struct inst *in = &p->inst[k];
+
+        if (!in->dynamic)
+            continue;
+        if (in->kind == NODE_SCAN) {
+            const int32_t sn = scan_state(&g, k);
+
+            g.span[k] = 0;
+            for (int32_t j = sn; j < sn + in->nin - 1; j++) { /* the state, then the rows */
+                g.off[j] = g.ws + g.span[k];
+                g.span[k] += p->inst[j].n;
+            }
+            for (int32_t j = 0; j < in->n_body; j++) {
+                g.off[in->body[j]] = g.ws + g.span[k];
+                g.span[k] += p->inst[in->body[j]].n;
+            }
+            g.ws += g.span[k];
+            g.xws[k] = g.ws;
+            g.ws += in->steps * g.span[k] + p->inst[sn].n;
+        } else if (in->kind == NODE_LINALG && la_scratch(in) > 0) {
+            g.xws[k] = g.ws;
+            g.ws += la_scratch(in);
+        } else if (in->kind == NODE_TILDE && in->op == RMC_DIST_MULTI_NORMAL_CHOLESKY &&
+                   in->aux) {
+            g.xws[k] = g.ws; /* z and a of one row */
+            g.ws += 2 * (int64_t)in->aux[MV_K];
+        } else if (in->kind == NODE_PARAM && transform_scratch(in) > 0) {
+            g.xws[k] = g.ws;
+            g.ws += transform_scratch(in);
+        }
     }
 
     g.cur = &g.src;
@@ -1414,6 +1851,8 @@ done:
     free(g.off);
     free(g.doff);
     free(g.blk);
+    free(g.xws);
+    free(g.span);
     free(g.uses);
     free(g.root);
     free(g.accs);

@@ -195,6 +195,134 @@ static void m_gather_matvec(rmc_model *m, int variant)
     tilde(m, RMC_DIST_NORMAL, field(m, "y6", RMC_REAL), 2, (rmc_node[]){ sum, sig });
 }
 
+/* Recurrences. 0: GARCH(1,1) over y6 (a scalar state from data, a vector sequence, bounds
+ * that depend on a parameter). 1: a vector state from a parameter, a matrix sequence of
+ * data and a vector sequence of parameters, so that every adjoint path of a scan (the
+ * initial state, both sequences, outer parameters) is taken. */
+static void m_scan(rmc_model *m, int variant)
+{
+    rmc_node zero = konst(m, 0.0), one = konst(m, 1.0), state, rows[2], out, a, b, c;
+
+    if (variant == 0) {
+        rmc_node mu = param(m, "mu", 1, RMC_NONE, RMC_NONE);
+        rmc_node a0 = param(m, "alpha0", 1, zero, RMC_NONE);
+        rmc_node a1 = param(m, "alpha1", 1, zero, one), up, b1, y = field(m, "y6", RMC_REAL);
+        rmc_node prev, tail, head;
+
+        OK(rmc_op2(m, RMC_OP_SUB, one, a1, &up));
+        b1 = param(m, "beta1", 1, zero, up);
+        OK(rmc_drop(m, y, 0, 1, &prev));
+        OK(rmc_scan_begin(m, konst(m, 0.5), 1, &prev, &state, rows));
+        OK(rmc_op2(m, RMC_OP_SUB, rows[0], mu, &a));
+        OK(rmc_op1(m, RMC_OP_SQUARE, a, &a));
+        OK(rmc_op2(m, RMC_OP_MUL, a1, a, &a));
+        OK(rmc_op2(m, RMC_OP_ADD, a0, a, &a));
+        OK(rmc_op1(m, RMC_OP_SQUARE, state, &b));
+        OK(rmc_op2(m, RMC_OP_MUL, b1, b, &b));
+        OK(rmc_op2(m, RMC_OP_ADD, a, b, &c));
+        OK(rmc_op1(m, RMC_OP_SQRT, c, &c));
+        OK(rmc_scan_end(m, c, 0, NULL, &out));
+        OK(rmc_drop(m, y, 1, 0, &tail));
+        tilde(m, RMC_DIST_NORMAL, tail, 2, (rmc_node[]){ mu, out });
+        OK(rmc_index(m, y, 0, &head));
+        tilde(m, RMC_DIST_NORMAL, head, 2, (rmc_node[]){ mu, konst(m, 0.5) });
+        std_normal(m, mu);
+        return;
+    }
+    {
+        rmc_node s0 = param(m, "s0", 2, RMC_NONE, RMC_NONE), e = param(m, "e", 6, RMC_NONE,
+                                                                         RMC_NONE);
+        rmc_node w = param(m, "w", 1, RMC_NONE, RMC_NONE);
+
+        std_normal(m, s0);
+        std_normal(m, e);
+        std_normal(m, w);
+        OK(rmc_scan_begin(m, s0, 2, (rmc_node[]){ field(m, "X", RMC_REAL), e }, &state, rows));
+        OK(rmc_op2(m, RMC_OP_MUL, state, w, &a));
+        OK(rmc_op2(m, RMC_OP_ADD, a, rows[0], &a));
+        OK(rmc_op1(m, RMC_OP_TANH, a, &a));
+        OK(rmc_op2(m, RMC_OP_ADD, a, rows[1], &a));
+        OK(rmc_scan_end(m, a, 0, NULL, &out));
+        tilde(m, RMC_DIST_NORMAL, out, 2, (rmc_node[]){ konst(m, 0.3), konst(m, 2.0) });
+    }
+}
+
+/* Linear algebra: a latent Gaussian process as gp_pois_regr builds it (cov_exp_quad,
+ * Cholesky, the factor times a parameter vector), and every other node with parameters
+ * on both sides and with data on one side. */
+static void m_linalg(rmc_model *m, int variant)
+{
+    rmc_node alpha = param(m, "alpha", 1, konst(m, 0.0), RMC_NONE);
+    rmc_node rho = param(m, "rho", 1, konst(m, 0.0), RMC_NONE);
+    rmc_node v = param(m, "v", 3, RMC_NONE, RMC_NONE), k, l, t[9], mm;
+
+    (void)variant;
+    std_normal(m, alpha);
+    std_normal(m, rho);
+    std_normal(m, v);
+    OK(rmc_param(m, "M", 2, (int64_t[]){ 3, 3 }, NULL, RMC_NONE, RMC_NONE, &mm));
+    std_normal(m, mm);
+    OK(rmc_cov_exp_quad(m, field(m, "y", RMC_REAL), alpha, rho, 0.3, &k));
+    OK(rmc_cholesky(m, k, &l));
+    OK(rmc_matvec(m, l, v, &t[0]));
+    OK(rmc_tri_solve(m, l, v, &t[1]));
+    OK(rmc_tri_solve(m, l, mm, &t[2]));
+    OK(rmc_matmul(m, mm, l, &t[3]));
+    OK(rmc_vecmat(m, v, mm, &t[4]));
+    OK(rmc_diag_pre_multiply(m, v, mm, &t[5]));
+    OK(rmc_matmul(m, mm, mm, &t[6]));
+    OK(rmc_vecmat(m, field(m, "ypos", RMC_REAL), l, &t[7]));
+    OK(rmc_matvec(m, mm, v, &t[8]));
+    for (int j = 0; j < 9; j++)
+        tilde(m, RMC_DIST_NORMAL, t[j], 2, (rmc_node[]){ konst(m, 0.1 * j), konst(m, 2.0) });
+}
+
+/* A correlation Cholesky factor (K = 4), used elementwise and as a matrix. */
+static void m_corr(rmc_model *m, int variant)
+{
+    rmc_node l, s = param(m, "s", 4, konst(m, 0.0), RMC_NONE), v = param(m, "v", 4, RMC_NONE,
+                                                                         RMC_NONE), dp, mv;
+
+    (void)variant;
+    OK(rmc_param_transform(m, "L", 2, (int64_t[]){ 4, 4 }, NULL, RMC_TRANSFORM_CHOLESKY_CORR,
+                           &l));
+    std_normal(m, s);
+    std_normal(m, v);
+    tilde(m, RMC_DIST_NORMAL, l, 2, (rmc_node[]){ konst(m, 0.1), konst(m, 0.7) });
+    OK(rmc_diag_pre_multiply(m, s, l, &dp));
+    OK(rmc_matvec(m, dp, v, &mv));
+    tilde(m, RMC_DIST_NORMAL, mv, 2, (rmc_node[]){ konst(m, 0.2), konst(m, 1.5) });
+}
+
+/* The distributions over rows, parameters in every argument: categorical_logit (shared
+ * logits), multi_normal_cholesky with a parameter factor, dirichlet with parameter
+ * concentrations, lkj_corr_cholesky with a parameter shape. */
+static void m_rows(rmc_model *m, int variant)
+{
+    rmc_node lg = param(m, "lg", 3, RMC_NONE, RMC_NONE), l, s, v, mu, dp, th, al, eta;
+
+    (void)variant;
+    std_normal(m, lg);
+    tilde(m, RMC_DIST_CATEGORICAL_LOGIT, field(m, "idx", RMC_INT64), 1, &lg);
+    eta = param(m, "eta", 1, konst(m, 0.0), RMC_NONE);
+    tilde(m, RMC_DIST_EXPONENTIAL, eta, 1, (rmc_node[]){ konst(m, 1.0) });
+    OK(rmc_param_transform(m, "L", 2, (int64_t[]){ 3, 3 }, NULL, RMC_TRANSFORM_CHOLESKY_CORR,
+                           &l));
+    tilde(m, RMC_DIST_LKJ_CORR_CHOLESKY, l, 1, &eta);
+    s = param(m, "s", 3, konst(m, 0.0), RMC_NONE);
+    mu = param(m, "mu", 3, RMC_NONE, RMC_NONE);
+    v = param(m, "v", 3, RMC_NONE, RMC_NONE);
+    std_normal(m, s);
+    std_normal(m, mu);
+    OK(rmc_diag_pre_multiply(m, s, l, &dp));
+    tilde(m, RMC_DIST_MULTI_NORMAL_CHOLESKY, v, 2, (rmc_node[]){ mu, dp });
+    tilde(m, RMC_DIST_MULTI_NORMAL_CHOLESKY, field(m, "y", RMC_REAL), 2, (rmc_node[]){ mu, dp });
+    al = param(m, "al", 3, konst(m, 0.0), RMC_NONE);
+    tilde(m, RMC_DIST_EXPONENTIAL, al, 1, (rmc_node[]){ konst(m, 1.0) });
+    OK(rmc_param_transform(m, "th", 1, (int64_t[]){ 3 }, NULL, RMC_TRANSFORM_SIMPLEX, &th));
+    tilde(m, RMC_DIST_DIRICHLET, th, 1, &al);
+}
+
 static void m_mixture(rmc_model *m, int variant)
 {
     rmc_node th = param(m, "theta", 1, konst(m, 0.0), konst(m, 1.0));
@@ -591,6 +719,11 @@ static const struct model_case cases[] = {
     { "poisson_log_lpdf", m_lpdf, RMC_DIST_POISSON_LOG },
     { "neg_binomial_2_lpdf", m_lpdf, RMC_DIST_NEG_BINOMIAL_2 },
     { "ordered/positive_ordered/simplex", m_shapes, 0 },
+    { "scan garch", m_scan, 0 },
+    { "scan vector state", m_scan, 1 },
+    { "linear algebra", m_linalg, 0 },
+    { "cholesky_corr", m_corr, 0 },
+    { "row distributions", m_rows, 0 },
 };
 
 /* Each model in each form of the shader: one thread per chain (what lavapipe runs), the
@@ -607,7 +740,10 @@ static void every_model_matches_the_cpu(void **state)
                                              "log_mix", "bounds", "student_t", "normal_lpdf",
                                              "eight_schools", "beta", "neg_binomial_2",
                                              "binomial_lpdf",
-                                             "ordered/positive_ordered/simplex" };
+                                             "ordered/positive_ordered/simplex",
+                                             "scan garch", "scan vector state",
+                                             "linear algebra", "cholesky_corr",
+                                             "row distributions" };
     int refused = 0;
 
     (void)state;

@@ -161,6 +161,107 @@ def test_every_suite_model_matches_the_cpu(vulkan, monkeypatch):
     assert lowered >= 3
 
 
+def _lowered_matches(program, device, rng, name, forms=("1", "wide", "2")):
+    """The program runs on the device (never refused) and matches the CPU at batches 1, 7
+    and 256 in each form of the shader: one thread per chain, the model's own count (what
+    a GPU runs for small batches), and two threads per chain."""
+    report = []
+    for lanes in forms:
+        os.environ["RMC_VULKAN_LANES"] = lanes
+        try:
+            evaluator = rmc.Evaluator(program, backend="vulkan", device=device)
+        finally:
+            os.environ.pop("RMC_VULKAN_LANES", None)
+        worst, finite = compare(program, evaluator, rng)
+        evaluator.close()
+        assert finite > 0, "%s: no finite point" % name
+        assert worst <= REL, "%s (lanes %s): relative error %.3g" % (name, lanes, worst)
+        report.append("%s lanes %s: %.2g over %d finite points" % (name, lanes, worst, finite))
+    print("\n".join(report))
+
+
+@pytest.mark.parametrize("name", ["garch-garch11", "gp_pois_regr-gp_pois_regr"])
+def test_scan_and_gaussian_process_posteriors_run_on_the_device(vulkan, monkeypatch, name):
+    """GARCH (a scan) and the latent Gaussian process (cov_exp_quad, Cholesky, a product
+    with the factor) are lowered, not refused, and match the CPU."""
+    posteriordb.folder()   # skips with a message where the posteriordb files are absent
+    found = [(m, d) for n, m, d in _posteriordb_models(monkeypatch) if n == name]
+    assert found, "%s: no test in the suite samples it" % name
+    model, data = found[0]
+    _lowered_matches(rmc.Program(model, data), vulkan, np.random.default_rng(20261204), name)
+
+
+LINALG_DATA = {"x": np.array([-1.0, 0.3, 1.1]),
+               "D": np.array([[0.5, -1.0], [2.0, 0.3], [-0.7, 1.1]]),
+               "E": np.array([[1.2, 0.0, 0.0], [0.4, 0.9, 0.0], [-0.3, 0.6, 1.5]])}
+
+
+def _linalg_model():
+    """Every linear-algebra node with operands that depend on parameters (and with data
+    on one side), and a correlation Cholesky factor, each result in the log density."""
+    b = rmc.ModelBuilder()
+    v = b.param("v", shape=3, prior=rmc.Normal(0, 1))
+    m = b.param("M", shape=(3, 3), prior=rmc.Normal(0, 1))
+    s = b.param("s", shape=3, lower=0, prior=rmc.Normal(0, 1))
+    alpha = b.param("alpha", lower=0, prior=rmc.Normal(0, 1))
+    rho = b.param("rho", lower=0, prior=rmc.Normal(0, 1))
+    D = b.data("D", shape=(3, 2))   # noqa: N806
+    E = b.data("E", shape=(3, 3))   # noqa: N806
+    L = rmc.cholesky(rmc.cov_exp_quad("x", alpha, rho, delta=0.5))   # noqa: N806
+    C = b.param("C", 3, transform="cholesky_corr")   # noqa: N806
+    terms = [C, rmc.diag_pre_multiply(s, C) @ v, rmc.vecmat(v, m), rmc.vecmat(v, D), rmc.matmul(m, D), rmc.matmul(m, m),
+             rmc.matmul(E, m), rmc.diag_pre_multiply(s, m), rmc.diag_pre_multiply(s, E),
+             rmc.tri_solve(L, v), rmc.tri_solve(L, D), rmc.tri_solve(E, m),
+             rmc.tri_solve(L, m), L @ v, m @ v, E @ v]
+    for k, t in enumerate(terms):
+        b.target(rmc.Normal(0.1 * k, 2.0).logpdf(t))
+    return b.build()
+
+
+def test_linear_algebra_and_correlation_factor_run_on_the_device(vulkan):
+    program = rmc.Program(_linalg_model(), LINALG_DATA)
+    _lowered_matches(program, vulkan, np.random.default_rng(7), "linear algebra")
+
+
+ROWS_DATA = {"c": np.array([1, 3, 2, 2]), "Y": np.array([[0.3, -1.0, 0.5], [1.2, 0.1, -0.4]]),
+             "Lc": np.array([[1.3, 0.0, 0.0], [0.2, 0.8, 0.0], [-0.5, 0.4, 1.1]]),
+             "S": np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])}
+
+
+def _rows_model():
+    """The distributions over rows, with parameters in every argument: categorical_logit
+    with shared logits and a row per observation, multi_normal_cholesky with a parameter
+    factor (vector and matrix values), dirichlet over a simplex and a matrix of simplex
+    rows, lkj_corr_cholesky on a correlation factor."""
+    b = rmc.ModelBuilder()
+    lg = b.param("lg", 3, prior=rmc.Normal(0, 1))
+    lgm = b.param("lgm", (4, 3), prior=rmc.Normal(0, 1))
+    b.observe(b.data("c", dtype=int), rmc.CategoricalLogit(lg))
+    b.observe(b.data("c", dtype=int), rmc.CategoricalLogit(lgm))
+    eta = b.param("eta", lower=0, prior=rmc.Gamma(2, 1))
+    C = b.param("C", 3, transform="cholesky_corr", prior=rmc.LKJCholesky(eta))  # noqa: N806
+    tau = b.param("tau", 3, lower=0, prior=rmc.Normal(0, 1))
+    mu = b.param("mu", 3, prior=rmc.Normal(0, 1))
+    v = b.param("v", 3)
+    b.tilde(v, rmc.MultiNormalCholesky(mu, rmc.diag_pre_multiply(tau, C)))
+    b.observe(b.data("Y"), rmc.MultiNormalCholesky(mu, "Lc"))
+    M = b.param("M", (2, 3), prior=rmc.Normal(0, 1))   # noqa: N806
+    b.observe(b.data("Y"), rmc.MultiNormalCholesky(M, rmc.diag_pre_multiply(tau, C)))
+    alpha = b.param("alpha", 3, lower=0, prior=rmc.Gamma(2, 1))
+    th = b.param("th", 3, transform="simplex", prior=rmc.Dirichlet(alpha))
+    b.param("th2", 3, transform="simplex", prior=rmc.Dirichlet(rmc.concat(2.0, 1.5, 3.0)))
+    am = b.param("am", (2, 3), lower=0, prior=rmc.Gamma(2, 1))
+    b.observe(b.data("S"), rmc.Dirichlet(am))
+    b.observe(b.data("S"), rmc.Dirichlet(alpha))
+    b.tilde(th, rmc.Dirichlet(alpha * 1.5))
+    return b.build()
+
+
+def test_row_distributions_run_on_the_device(vulkan):
+    program = rmc.Program(_rows_model(), ROWS_DATA)
+    _lowered_matches(program, vulkan, np.random.default_rng(11), "row distributions")
+
+
 def test_auto_without_a_gpu_uses_the_cpu(vulkan, monkeypatch):
     if any(d["automatic"] for d in rmc.devices()):
         pytest.skip("this machine has a GPU, which auto would use")
