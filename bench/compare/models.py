@@ -15,9 +15,9 @@ For every posterior this module holds:
 Parameter names are the same in all three, so that every sampler's draws come out under
 the reference's element names ("beta[1]", one-based).
 
-Adding a posterior that rmc learns to express (low_dim_gauss_mix, diamonds, garch11 and
-gp_pois_regr have their Stan and PyMC versions here already, see PENDING): write its rmc
-function and put it in the ``rmc=`` slot of its entry, e.g.
+Every posterior of the development set has its rmc function now. A new posterior that rmc
+cannot express yet goes in with ``rmc=None``; when rmc can, write its rmc function and put
+it in the ``rmc=`` slot of its entry, e.g.
 
     def rmc_garch11(data):
         b = rmc.ModelBuilder()
@@ -195,6 +195,67 @@ def rmc_ark(data):
     return b.build()
 
 
+# From tests/python/test_posteriordb_coverage.py.
+
+def rmc_low_dim_gauss_mix(data):
+    rmc = _rmc()
+    b = rmc.ModelBuilder()
+    mu = b.param("mu", shape=2, transform="ordered", prior=rmc.Normal(0, 2))
+    sigma = b.param("sigma", shape=2, prior=rmc.HalfNormal(2))      # sigma > 0
+    theta = b.param("theta", prior=rmc.Beta(5, 5))                  # 0 < theta < 1
+    y = b.data("y")
+    b.target(rmc.log_mix(theta, rmc.Normal(mu[0], sigma[0]).logpdf(y),
+                         rmc.Normal(mu[1], sigma[1]).logpdf(y)))
+    return b.build()
+
+
+def rmc_garch11(data):
+    rmc = _rmc()
+    b = rmc.ModelBuilder()
+    mu = b.param("mu")                                              # flat
+    alpha0 = b.param("alpha0", lower=0)
+    alpha1 = b.param("alpha1", lower=0, upper=1)
+    beta1 = b.param("beta1", lower=0, upper=1 - alpha1)             # bound on alpha1
+    y = b.data("y", shape="T")
+
+    def volatility(s_prev, y_prev):   # s[t] from s[t-1] and y[t-1], t = 2..T
+        return rmc.sqrt(alpha0 + alpha1 * (y_prev - mu) ** 2 + beta1 * s_prev ** 2)
+
+    s = b.scan(volatility, init="sigma1", sequences=rmc.drop(y, last=1))
+    b.observe(y[0], rmc.Normal(mu, "sigma1"))
+    b.observe(rmc.drop(y, first=1), rmc.Normal(mu, s))
+    return b.build()
+
+
+def rmc_gp_pois_regr(data):
+    rmc = _rmc()
+    b = rmc.ModelBuilder()
+    rho = b.param("rho", prior=rmc.Gamma(25, 4))
+    alpha = b.param("alpha", prior=rmc.HalfNormal(2))
+    f_tilde = b.param("f_tilde", shape="N", prior=rmc.Normal(0, 1))
+    L = rmc.cholesky(rmc.cov_exp_quad("x", alpha, rho, delta=1e-10))  # noqa: N806
+    f = b.deterministic("f", L @ f_tilde)
+    b.observe(b.data("k", dtype=int), rmc.PoissonLog(f))
+    return b.build()
+
+
+def rmc_diamonds(data):
+    rmc = _rmc()
+    b = rmc.ModelBuilder()
+    beta = b.param("b", shape=data["K"] - 1, prior=rmc.Normal(0, 1))
+    intercept = b.param("Intercept", prior=rmc.StudentT(3, 8, 10))
+    sigma = b.param("sigma", prior=rmc.HalfStudentT(3, 10))
+    X = b.data("X", shape=(-1, -1))  # noqa: N806
+    # Centred predictors without a centred copy of X (column 1 is all ones): with m the
+    # column means of X[:, 2:], Intercept + Xc b = X @ [Intercept - m . b, b]; m is data
+    # only, computed once when the data are bound.
+    ones = rmc.col(X, 0)
+    m = rmc.drop(rmc.vecmat(ones / rmc.sum(ones), X), first=1)
+    mu = X @ rmc.concat(intercept - rmc.dot(m, beta), beta)
+    b.observe("Y", rmc.Normal(mu, sigma))
+    return b.build()
+
+
 # ====================================================================== Stan programs
 
 STAN_QUICKSTART = """
@@ -341,7 +402,7 @@ model {
 }
 """
 
-# --- pending: rmc does not express these yet (see PENDING) ---
+# --- the posteriors added with the coverage issue ---
 
 STAN_LOW_DIM_GAUSS_MIX = """
 data { int<lower=0> N; vector[N] y; }
@@ -570,7 +631,7 @@ def pymc_ark(data):
     return m
 
 
-# --- pending: rmc does not express these yet (see PENDING) ---
+# --- the posteriors added with the coverage issue ---
 
 def pymc_low_dim_gauss_mix(data):
     import pymc as pm
@@ -656,6 +717,7 @@ class Posterior:
         self.short = name.split("-", 1)[-1]
         self.rmc, self.stan, self.pymc = rmc, stan, pymc
         self._data, self._reference = data, reference
+        self.simulated = data is not None    # not a posteriordb posterior
         self.note = note
 
     def data(self):
@@ -726,13 +788,12 @@ POSTERIORS = [
     Posterior("kilpisjarvi_mod-kilpisjarvi", rmc_kilpisjarvi, STAN_KILPISJARVI,
               pymc_kilpisjarvi),
     Posterior("arK-arK", rmc_ark, STAN_ARK, pymc_ark),
-    # ---- PENDING: rmc cannot express these yet. Put the rmc builder function in the
-    # second slot (replacing None) when it can; nothing else needs to change.
-    Posterior("low_dim_gauss_mix-low_dim_gauss_mix", None, STAN_LOW_DIM_GAUSS_MIX,
-              pymc_low_dim_gauss_mix),
-    Posterior("diamonds-diamonds", None, STAN_DIAMONDS, pymc_diamonds),
-    Posterior("garch-garch11", None, STAN_GARCH11, pymc_garch11),
-    Posterior("gp_pois_regr-gp_pois_regr", None, STAN_GP_POIS_REGR, pymc_gp_pois_regr),
+    Posterior("low_dim_gauss_mix-low_dim_gauss_mix", rmc_low_dim_gauss_mix,
+              STAN_LOW_DIM_GAUSS_MIX, pymc_low_dim_gauss_mix),
+    Posterior("diamonds-diamonds", rmc_diamonds, STAN_DIAMONDS, pymc_diamonds),
+    Posterior("garch-garch11", rmc_garch11, STAN_GARCH11, pymc_garch11),
+    Posterior("gp_pois_regr-gp_pois_regr", rmc_gp_pois_regr, STAN_GP_POIS_REGR,
+              pymc_gp_pois_regr),
 ]
 
 PENDING = [p.name for p in POSTERIORS if p.rmc is None]

@@ -263,8 +263,17 @@ def _probe(cmd, timeout=300):
     return proc.stdout.strip(), ""
 
 
+SKIPPED = {}   # sampler -> why it did not run (filled by detect)
+
+
+def _skip(sampler, why):
+    SKIPPED[sampler] = why
+    print("skipped: %s: %s" % (LABEL[sampler], why))
+
+
 def detect(wanted):
-    """{sampler: version text} for the samplers that can run; print why others cannot."""
+    """{sampler: version text} for the samplers that can run; print why others cannot
+    (and keep it in SKIPPED for the report)."""
     found, versions = {}, {}
     py = sys.executable
     env_path = os.pathsep.join([os.path.join(ROOT, "python"), os.environ.get("PYTHONPATH", "")])
@@ -274,11 +283,11 @@ def detect(wanted):
         if out:
             found["rmc"] = "rmc %s (%s)" % tuple(out.split(None, 1))
         else:
-            print("skipped: rmc: the package does not import from %s/python (%s); build "
-                  "librmc first (see README.md)" % (ROOT, err))
+            _skip("rmc", "the package does not import from %s/python (%s); build librmc "
+                  "first (see README.md)" % (ROOT, err))
     if "stan" in wanted:
         if shutil.which("Rscript") is None:
-            print("skipped: Stan: Rscript is not on PATH (apt-get install r-base-core "
+            _skip("stan", "Rscript is not on PATH (apt-get install r-base-core "
                   "r-cran-rstan r-cran-posterior; see bench/README.md)")
         else:
             out, err = _probe(["Rscript", "-e",
@@ -291,8 +300,8 @@ def detect(wanted):
                                                                 stan_v)
                 versions["stan_version"] = stan_v
             else:
-                print("skipped: Stan: R cannot load rstan (%s); apt-get install "
-                      "r-cran-rstan (see bench/README.md)" % err)
+                _skip("stan", "R cannot load rstan (%s); apt-get install r-cran-rstan "
+                      "(see bench/README.md)" % err)
     for name in ("pymc", "nutpie"):
         if name not in wanted:
             continue
@@ -302,9 +311,8 @@ def detect(wanted):
         if out:
             found[name] = out.splitlines()[-1]
         else:
-            print("skipped: %s: %s does not import (%s); python3 -m pip install %s (see "
-                  "bench/README.md)" % (LABEL[name], " or ".join(mods), err,
-                                        " ".join(mods[:1] + mods[2:])))
+            _skip(name, "%s does not import (%s); python3 -m pip install %s (see "
+                  "bench/README.md)" % (" or ".join(mods), err, " ".join(mods[:1] + mods[2:])))
     return found, versions
 
 
@@ -689,6 +697,96 @@ def write_report(path, records, samplers, found, posts, args, meta, lat):
         f.write("\n".join(lines))
 
 
+def write_table(path, records, samplers, found, posts, args, meta):
+    """--one-table: the figures of every posterior in one table (issue 3's closing note),
+    one row per posterior and sampler."""
+    by = {}
+    for r in records:
+        by.setdefault((r["model"], r["sampler"]), []).append(r)
+    lines = ["# rmc on the posteriordb posteriors", "",
+             "Written by `bench/compare/run.py %s`; rerun it to refresh. Every (posterior, "
+             "sampler, seed) runs in a fresh process: %d chains x (%d warmup + %d draws), with "
+             "the reference run's adapt_delta and max_treedepth (NAME.reference.json), chains "
+             "on %d cores. Figures are the median [min, max] over %d seed%s (seeds %s)."
+             % (" ".join(args.argv), CHAINS, WARMUP, DRAWS, args.cores, len(args.seed_list),
+                "" if len(args.seed_list) == 1 else "s", ", ".join(map(str, args.seed_list))),
+             "",
+             "- date: %s" % meta["date"],
+             "- machine: %s" % machine_lines(),
+             "- load average at start: %s; at end: %s (1, 5 and 15 minutes)"
+             % (meta["load_start"], meta["load_end"]),
+             "- commit: %s" % meta["commit"],
+             "- Python %s, numpy %s%s" % (platform.python_version(), np.__version__,
+                                          meta.get("arviz", ""))]
+    for s in SAMPLERS:
+        if s in found:
+            lines.append("- %s: %s" % (LABEL[s], found[s]))
+        elif s in SKIPPED:
+            lines.append("- %s: not run: %s" % (LABEL[s], SKIPPED[s]))
+    backends = sorted({r["extra"].get("backend", "") for r in records
+                       if r["ok"] and r["sampler"] == "rmc"} - {""})
+    if "rmc" in samplers:
+        lines.append("- rmc backend: %s (asked: %s)" % ("; ".join(backends) or "-",
+                                                        args.rmc_backend))
+    lines.append("- wall time of the whole suite: %.0f s" % meta["suite_s"])
+    if "stan" not in found:
+        lines += ["", "Stan's figures on the same machine are not in the table: %s."
+                  % SKIPPED.get("stan", "Stan was not selected (--samplers)").rstrip(".")]
+    lines += ["",
+              "- **wall time**: the sampling call alone (rmc.sample on a compiled "
+              "rmc.Program), warmup included, compilation excluded.",
+              "- **gradient evaluations**: warmup and initialisation included, all chains "
+              "(rmc_fit_num_gradients; for a rival, the sum of its leapfrog steps).",
+              "- **min bulk-ESS**: the smallest bulk-ESS (rmc_ess_bulk) over the reference's "
+              "parameter elements, and which element; **per second** of wall time.",
+              "- **divergences**: divergent transitions after warmup, over the 4 chains.",
+              "- **mean check**: the largest |mean - reference mean| / reference sd over the "
+              "elements; a run above %.1f, or a failed run, is marked `!`. (The tests hold "
+              "each posterior to the stricter reference rule of tests/support/posteriordb.c.)"
+              % MEAN_TOL, ""]
+    head = ["posterior", "sampler", "adapt_delta / max_treedepth", "wall time (s)",
+            "gradient evaluations", "min bulk-ESS (element)", "min bulk-ESS / s",
+            "divergences", "mean check"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + " --- |" * len(head))
+    for post in posts:
+        control = post.reference()["control"]
+        for sampler in samplers:
+            rs = by.get((post.short, sampler), [])
+            if not rs:
+                continue
+            good = [r for r in rs if r["ok"]]
+            flag = " !" if any(not r["ok"] or r["ref_problems"] for r in rs) else ""
+            if not good:
+                row = ["failed"] * 6
+            else:
+                elements = sorted({r["min_ess_element"] for r in good})
+                row = [med([r["sample_s"] for r in good], "%.3g"),
+                       med([r["grad_evals"] for r in good], "%.4g"),
+                       "%s (%s)" % (med([r["min_ess"] for r in good], "%.4g"),
+                                    ", ".join(elements)),
+                       med([r["ess_per_s"] for r in good], "%.4g"),
+                       med([r["divergent"] for r in good], "%.0f"),
+                       med([r["ref_max_z"] for r in good], "%.2f") + flag]
+            lines.append("| " + " | ".join([post.short, LABEL[sampler], "%g / %d" % (
+                control["adapt_delta"], control["max_treedepth"])] + row) + " |")
+    lines.append("")
+    problems = []
+    for r in records:
+        if not r["ok"]:
+            err = r["error"].strip().splitlines()
+            problems.append("- %s / %s / seed %d: run failed: %s" % (
+                r["model"], LABEL[r["sampler"]], r["seed"],
+                err[0] + (" ... " + err[-1] if len(err) > 1 else "")))
+        elif r["ref_problems"]:
+            problems.append("- %s / %s / seed %d: %s" % (r["model"], LABEL[r["sampler"]],
+                                                        r["seed"], "; ".join(r["ref_problems"])))
+    lines += ["## Failures and reference check", ""] + (problems or ["Every run passed."])
+    lines.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+
+
 # ====================================================================== main
 
 def main():
@@ -714,13 +812,24 @@ def main():
                         "for a Vulkan GPU first, once per process; cpu skips that)")
     parser.add_argument("--warm-pytensor-cache", action="store_true",
                         help="let PyMC and nutpie use the user's pytensor cache")
-    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS-compare.md"))
+    parser.add_argument("--one-table", action="store_true",
+                        help="write only the figures of every posterior in one table (wall "
+                        "time, gradient evaluations, min bulk-ESS, ESS/s, divergences), by "
+                        "default to bench/RESULTS-posteriors.md; no latency runs")
+    parser.add_argument("--out", help="the report (bench/RESULTS-compare.md, or "
+                        "bench/RESULTS-posteriors.md with --one-table)")
     parser.add_argument("--json", help="also write every run's record to this file")
     parser.add_argument("--keep", help="keep each run's folder (draws, logs) under this path")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker_main(args.worker)
+    args.argv = sys.argv[1:]
+    if args.out is None:
+        args.out = os.path.join(ROOT, "bench", "RESULTS-posteriors.md" if args.one_table
+                                else "RESULTS-compare.md")
+    if args.one_table:
+        args.no_latency = True
 
     if args.quick:
         args.seeds = 1
@@ -736,6 +845,8 @@ def main():
         posts = [models.by_name(n.strip()) for n in args.models.split(",") if n.strip()]
     else:
         posts = [p for p in models.POSTERIORS if p.rmc is not None or args.pending]
+        if args.one_table:       # the posteriordb posteriors, not the simulated quick start
+            posts = [p for p in posts if not p.simulated]
     for p in list(posts):
         if not p.available():
             print("skipped: %s: its files are not in %s" % (p.name, models.posteriordb_folder()))
@@ -744,14 +855,21 @@ def main():
     start = time.perf_counter()
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "load_start": loadavg()}
-    try:
-        meta["commit"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                                        capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "src",
-                                "include", "python"], capture_output=True, text=True).stdout
-        meta["commit"] += " (with uncommitted changes to the library)" if dirty.strip() else ""
-    except OSError:
-        meta["commit"] = "unknown"
+    # RMC_BENCH_COMMIT names the commit of a tree without .git (an export of a commit,
+    # built apart from a busy checkout); else git says, and whether the library is edited.
+    meta["commit"] = os.environ.get("RMC_BENCH_COMMIT", "unknown")
+    if not os.environ.get("RMC_BENCH_COMMIT"):
+        try:
+            meta["commit"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short",
+                                             "HEAD"], capture_output=True, text=True
+                                            ).stdout.strip() or "unknown"
+            dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "src",
+                                    "include", "python"], capture_output=True,
+                                   text=True).stdout
+            if dirty.strip():
+                meta["commit"] += " (with uncommitted changes to the library)"
+        except OSError:
+            pass
     try:
         import arviz
         meta["arviz"] = ", ArviZ %s (ESS check)" % arviz.__version__
@@ -800,7 +918,10 @@ def main():
         print("\n".join(lat))
     meta["load_end"] = loadavg()
     meta["suite_s"] = time.perf_counter() - start
-    write_report(args.out, records, samplers, found, posts, args, meta, lat)
+    if args.one_table:
+        write_table(args.out, records, samplers, found, posts, args, meta)
+    else:
+        write_report(args.out, records, samplers, found, posts, args, meta, lat)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(records, f, indent=1)
