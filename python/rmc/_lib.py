@@ -188,8 +188,18 @@ _str_array = POINTER(c_char_p)
 
 
 def _bind(name, restype, *argtypes):
-    """Declare one symbol's result and argument types."""
-    fn = getattr(lib, name)
+    """Declare one symbol's result and argument types. A symbol the loaded library lacks
+    (a librmc older than this package) becomes a stub that fails when called, saying so,
+    so that the rest of the package still imports and works."""
+    try:
+        fn = getattr(lib, name)
+    except AttributeError:
+        def missing(*args, _name=name):
+            raise RuntimeError("%s is not in %s: that librmc is older than this Python "
+                               "package; rebuild it (cmake --build build)"
+                               % (_name, library_path))
+        setattr(lib, name, missing)
+        return
     fn.restype = restype
     fn.argtypes = list(argtypes)
 
