@@ -1,0 +1,138 @@
+"""ChEES-HMC: many chains in lockstep, held to the posteriordb references.
+
+The issue's run: 1,024 chains x 200 draws after warmup, reference rule as for NUTS (the
+R-hat there is the rank-normalised split R-hat over all 1,024 chains)."""
+
+import numpy as np
+import pytest
+
+import rmc
+
+from posteriordb import check_reference, load_data
+
+CHAINS, WARMUP, DRAWS, SEED = 1024, 500, 200, 20241204
+
+
+def eight_schools():
+    b = rmc.ModelBuilder()
+    mu = b.param("mu", prior=rmc.Normal(0, 5))
+    tau = b.param("tau", prior=rmc.HalfCauchy(5))
+    theta_trans = b.param("theta_trans", shape="J", prior=rmc.Normal(0, 1))
+    b.deterministic("theta", mu + tau * theta_trans)
+    b.observe("y", rmc.Normal(mu + tau * theta_trans, "sigma"))
+    return b.build()
+
+
+def kidiq():
+    b = rmc.ModelBuilder()
+    beta = b.param("beta", shape=2)
+    sigma = b.param("sigma", prior=rmc.HalfCauchy(2.5))
+    b.observe("kid_score", rmc.Normal(beta[0] + beta[1] * "mom_iq", sigma))
+    return b.build()
+
+
+def blr():
+    b = rmc.ModelBuilder()
+    beta = b.param("beta", shape="D", prior=rmc.Normal(0, 10))
+    sigma = b.param("sigma", prior=rmc.HalfNormal(10))
+    b.observe("y", rmc.Normal(rmc.matvec("X", beta), sigma))
+    return b.build()
+
+
+@pytest.mark.parametrize("name, model", [
+    ("eight_schools-eight_schools_noncentered", eight_schools),
+    ("kidiq-kidscore_momiq", kidiq),
+    ("sblrc-blr", blr),
+])
+def test_reference_with_1024_chains(name, model):
+    fit = rmc.sample(model(), load_data(name), chains=CHAINS, warmup=WARMUP, draws=DRAWS,
+                     seed=SEED, sampler="chees", progress=False)
+    assert (fit.chains, fit.num_draws) == (CHAINS, DRAWS)
+    # One step size and one trajectory length for every chain, frozen after warmup.
+    assert np.all(fit.stats["step_size"] == fit.stats["step_size"][0, 0])
+    steps = fit.stats["n_leapfrog"]
+    assert np.all(steps == steps[:1, :]), "chains must take the same number of steps"
+    assert steps.max() > 1, "the trajectory length was never adapted"
+    check_reference(fit, name)
+    nested = fit.nested_rhat()
+    assert np.all(nested < 1.01), dict(zip(fit.column_names, nested))
+
+
+def nested_rhat_numpy(x, k):
+    """Nested R-hat written from the paper's formulas, for draws x[chains][draws]."""
+    chains, n = x.shape
+    groups = x.reshape(k, chains // k, n)
+    chain_means = groups.mean(axis=2)
+    super_means = chain_means.mean(axis=1)
+    b = super_means.var(ddof=1)
+    between = chain_means.var(axis=1, ddof=1) if chains // k > 1 else 0.0
+    within = groups.var(axis=2, ddof=1).mean(axis=1) if n > 1 else 0.0
+    return np.sqrt(1 + b / np.mean(between + within))
+
+
+def test_nested_rhat_matches_its_definition():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(64, 10))
+    x[:16] += 1.0               # one superchain of four is off
+    lib = rmc._lib.lib
+    for k in (2, 4, 8, 64):
+        got = lib.rmc_nested_rhat(rmc._lib.as_dbl_p(x), 64, 10, k)
+        assert abs(got - nested_rhat_numpy(x, k)) < 1e-12
+    assert nested_rhat_numpy(x, 4) > 1.01
+    assert np.isnan(lib.rmc_nested_rhat(rmc._lib.as_dbl_p(x), 64, 10, 3))  # 3 does not divide 64
+    assert np.isnan(lib.rmc_nested_rhat(rmc._lib.as_dbl_p(x), 64, 10, 1))
+
+
+def small_model():
+    b = rmc.ModelBuilder()
+    mu = b.param("mu", prior=rmc.Normal(0, 5))
+    sigma = b.param("sigma", lower=0, prior=rmc.HalfNormal(2))
+    b.observe("y", rmc.Normal(mu, sigma))
+    return b.build()
+
+
+SMALL_DATA = {"y": np.array([0.3, 1.9, -0.4, 2.2, 1.1, 0.7])}
+
+
+def test_same_seed_same_draws_whatever_the_threads():
+    runs = [rmc.sample(small_model(), SMALL_DATA, chains=64, warmup=200, draws=100, seed=7,
+                       sampler="chees", threads=t, progress=False) for t in (1, 2, 3, 1)]
+    for fit in runs[1:]:
+        for k in runs[0].draws:
+            assert np.array_equal(fit.draws[k], runs[0].draws[k]), k
+        for k in runs[0].stats:
+            assert np.array_equal(fit.stats[k], runs[0].stats[k]), k
+    other = rmc.sample(small_model(), SMALL_DATA, chains=64, warmup=200, draws=100, seed=8,
+                       sampler="chees", progress=False)
+    assert not np.array_equal(other.draws["mu"], runs[0].draws["mu"])
+
+
+def test_needs_two_chains():
+    with pytest.raises(rmc.RmcError, match="at least 2 chains"):
+        rmc.sample(small_model(), SMALL_DATA, chains=1, sampler="chees", progress=False)
+
+
+def test_vulkan_not_yet():
+    with pytest.raises(rmc.RmcError, match="CPU backend"):
+        rmc.sample(small_model(), SMALL_DATA, chains=8, sampler="chees", backend="vulkan",
+                   progress=False)
+
+
+def test_thin_and_no_warmup():
+    fit = rmc.sample(small_model(), SMALL_DATA, chains=16, warmup=0, draws=30, thin=3,
+                     seed=2, sampler="chees", step_size=0.3, progress=False)
+    assert fit["mu"].shape == (16, 30)
+    assert np.all(fit.stats["step_size"] == 0.3)
+    assert np.all(np.isfinite(fit["mu"])) and np.all(np.isfinite(fit["sigma"]))
+
+
+def test_divergences_never_write_nan():
+    # A funnel with a large fixed step: many divergent proposals, all rejected.
+    b = rmc.ModelBuilder()
+    v = b.param("v", prior=rmc.Normal(0, 3))
+    b.param("x", shape=5, prior=rmc.Normal(0, rmc.exp(v / 2)))
+    fit = rmc.sample(b.build(), {}, chains=32, warmup=0, draws=50, seed=3, sampler="chees",
+                     step_size=2.0, progress=False)
+    assert fit.num_divergent > 0
+    assert np.all(np.isfinite(fit["x"])) and np.all(np.isfinite(fit["v"]))
+    assert np.all(np.isfinite(fit.stats["lp"]))
