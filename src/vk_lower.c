@@ -1752,7 +1752,10 @@ rmc_status vk_lower(const rmc_program *p, int f64, uint32_t lanes, struct vk_low
     }
     /* What a node needs beyond its values: a scan's step (its state, rows and
      * instructions in one span, which the tape copies), the tape of T steps and the
-     * carried adjoint; a factorisation's scratch. */
+     * carried adjoint; a factorisation's scratch.
+     * TODO: the workspace's adjoint half mirrors all of this, and the tape's and the
+     * scratch's adjoints are never used; a third region without adjoints would halve
+     * what a long scan costs per chain. */
     for (int32_t k = 0; k < p->n_inst; k++) {
         const struct inst *in = &p->inst[k];
 
