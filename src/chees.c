@@ -89,6 +89,12 @@ struct chees {
     struct dual_avg *da_chain; /* [n]                                                    */
     double *inv_metric;    /* [d] */
 
+    /* the batched path (a device): momenta, gradients, log densities, starting energies
+     * and steps taken (-1 while moving) of every chain; positions are in x1 */
+    const struct chees_hooks *hooks;
+    double *bp, *bg, *blp, *h0;
+    int64_t *taken;
+
     /* the pool: the calling thread runs slice 0 */
     int nthreads;
     struct slice *slices;
@@ -211,25 +217,6 @@ static void draw_momentum(const struct chees *c, struct rng *r, double *p)
         p[j] = rng_normal(r) / sqrt(c->inv_metric[j]);
 }
 
-/* One leapfrog step from the chain's state with a fresh momentum, for the initial step
- * size search: only the acceptance probability is kept. */
-static void probe_chain(struct slice *s, int64_t i)
-{
-    struct chees *c = s->c;
-    struct rng r;
-    double lp, h0, h1;
-
-    rng_init(&r, c->config->seed, (uint64_t)i, (uint64_t)c->iteration, RNG_PROBE);
-    draw_momentum(c, &r, s->p);
-    memcpy(s->x, c->q + i * c->d, (size_t)c->d * sizeof *s->x);
-    memcpy(s->gx, c->g + i * c->d, (size_t)c->d * sizeof *s->gx);
-    h0 = hamiltonian(c->lp[i], kinetic(c, s->p));
-    if (trajectory(s, i, &lp, c->eps, 1) < 0)
-        return;
-    h1 = hamiltonian(lp, kinetic(c, s->p));
-    c->accept[i] = h1 - h0 <= DIVERGENCE ? fmin(1.0, exp(h0 - h1)) : 0.0;
-}
-
 static void da_restart(struct dual_avg *a, double eps)
 {
     a->mu = log(10.0 * eps);
@@ -270,43 +257,66 @@ static void write_draw(struct slice *s, int64_t i)
     c->kept[i] = c->draw + 1;
 }
 
-/* One HMC transition of chain i with the iteration's step size and number of steps. */
-static void transition(struct slice *s, int64_t i)
+/* The step size and number of steps of chain i in this iteration. */
+static double chain_eps(const struct chees *c, int64_t i)
+{
+    return c->settling ? c->eps_chain[i] : c->eps;
+}
+
+static int64_t chain_steps(const struct chees *c)
+{
+    const double steps = c->settling ? ceil(c->t_len * SETTLE_STEPS) : (double)c->steps;
+
+    return c->job == JOB_PROBE ? 1 : (int64_t)fmax(1.0, fmin((double)MAX_LEAPFROG, steps));
+}
+
+/* Start chain i's trajectory: a fresh momentum in p, the state copied to (x, gx); returns
+ * the starting energy. A probe (the initial step size search) draws from its own stream. */
+static double begin(const struct chees *c, int64_t i, double *p, double *x, double *gx)
+{
+    struct rng r;
+
+    if (c->job == JOB_PROBE)
+        rng_init(&r, c->config->seed, (uint64_t)i, (uint64_t)c->iteration, RNG_PROBE);
+    else
+        rng_init(&r, c->config->seed, (uint64_t)i, (uint64_t)c->iteration + 1, RNG_MOMENTUM);
+    draw_momentum(c, &r, p);
+    memcpy(x, c->q + i * c->d, (size_t)c->d * sizeof *x);
+    memcpy(gx, c->g + i * c->d, (size_t)c->d * sizeof *gx);
+    return hamiltonian(c->lp[i], kinetic(c, p));
+}
+
+/* End chain i's trajectory at (x, p, gx, lp) after taken steps: the acceptance, what the
+ * adaptation needs, the Metropolis decision and the draw. A probe keeps the acceptance. */
+static void end(struct slice *s, int64_t i, const double *x, const double *p,
+                const double *gx, double lp, double h0, int64_t taken)
 {
     struct chees *c = s->c;
     const int64_t d = c->d;
     double *q = c->q + i * d, *g = c->g + i * d;
-    const double eps = c->settling ? c->eps_chain[i] : c->eps;
-    const double steps = c->settling ? ceil(c->t_len * SETTLE_STEPS) : (double)c->steps;
+    const double h1 = hamiltonian(lp, kinetic(c, p));
+    const int divergent = !(h1 - h0 <= DIVERGENCE);
+    const double a = divergent ? 0.0 : fmin(1.0, exp(h0 - h1));
     struct rng r;
-    double lp = -INFINITY, h0, h1, a;
-    int64_t taken;
 
-    rng_init(&r, c->config->seed, (uint64_t)i, (uint64_t)c->iteration + 1, RNG_MOMENTUM);
-    draw_momentum(c, &r, s->p);
-    memcpy(s->x, q, (size_t)d * sizeof *s->x);
-    memcpy(s->gx, g, (size_t)d * sizeof *s->gx);
-    h0 = hamiltonian(c->lp[i], kinetic(c, s->p));
-    taken = trajectory(s, i, &lp, eps, (int64_t)fmax(1.0, fmin((double)MAX_LEAPFROG, steps)));
-    if (taken < 0)
-        return;
-    h1 = hamiltonian(lp, kinetic(c, s->p));
-    c->divergent[i] = !(h1 - h0 <= DIVERGENCE);
-    a = c->divergent[i] ? 0.0 : fmin(1.0, exp(h0 - h1));
     c->accept[i] = a;
+    if (c->job == JOB_PROBE)
+        return;
+    c->divergent[i] = divergent;
     c->steps_taken[i] = (int32_t)taken;
 
     if (c->adapting) {
         memcpy(c->q0 + i * d, q, (size_t)d * sizeof *q);
-        memcpy(c->x1 + i * d, s->x, (size_t)d * sizeof *s->x);
+        if (c->x1 + i * d != x) /* the batched path integrates in x1 itself */
+            memcpy(c->x1 + i * d, x, (size_t)d * sizeof *x);
         for (int64_t j = 0; j < d; j++)
-            c->v1[i * d + j] = c->inv_metric[j] * s->p[j];
+            c->v1[i * d + j] = c->inv_metric[j] * p[j];
     }
 
     rng_init(&r, c->config->seed, (uint64_t)i, (uint64_t)c->iteration + 1, RNG_ACCEPT);
     if (rng_uniform(&r) < a) {
-        memcpy(q, s->x, (size_t)d * sizeof *q);
-        memcpy(g, s->gx, (size_t)d * sizeof *g);
+        memcpy(q, x, (size_t)d * sizeof *q);
+        memcpy(g, gx, (size_t)d * sizeof *g);
         c->lp[i] = lp;
         c->energy[i] = h1;
     } else {
@@ -316,6 +326,74 @@ static void transition(struct slice *s, int64_t i)
         c->eps_chain[i] = da_learn(&c->da_chain[i], c->config->target_accept, a);
     if (c->keep)
         write_draw(s, i);
+}
+
+/* One transition (or probe) of chain i on this thread. */
+static void transition(struct slice *s, int64_t i)
+{
+    double lp = -INFINITY, h0;
+    int64_t taken;
+
+    h0 = begin(s->c, i, s->p, s->x, s->gx);
+    taken = trajectory(s, i, &lp, chain_eps(s->c, i), chain_steps(s->c));
+    if (taken >= 0)
+        end(s, i, s->x, s->p, s->gx, lp, h0, taken);
+}
+
+/* One transition (or probe) of every chain in lockstep, each leapfrog step of all chains
+ * evaluated as one batch by the hook (a device). A chain whose log density stops being
+ * finite stops moving; it is still in the batch (its last position is re-evaluated), which
+ * keeps the batch's layout fixed. */
+static rmc_status batched(struct chees *c)
+{
+    const int64_t n = c->n, d = c->d, steps = chain_steps(c);
+    double *x = c->x1, *p = c->bp, *gx = c->bg;
+    int64_t step;
+    rmc_status st;
+
+    for (int64_t i = 0; i < n; i++) {
+        c->h0[i] = begin(c, i, p + i * d, x + i * d, gx + i * d);
+        c->taken[i] = -1; /* still moving */
+    }
+    for (step = 0; step < steps; step++) {
+        for (int64_t i = 0; i < n; i++) {
+            const double e = chain_eps(c, i), h = 0.5 * e;
+            double *pi = p + i * d, *xi = x + i * d, *gi = gx + i * d;
+
+            if (c->taken[i] >= 0)
+                continue;
+            for (int64_t j = 0; j < d; j++) {
+                pi[j] += h * gi[j];
+                xi[j] += e * c->inv_metric[j] * pi[j];
+            }
+        }
+        c->slices[0].gradients += n;
+        st = c->hooks->eval_batch(c->hooks->ctx, n, x, c->blp, gx);
+        if (st != RMC_OK) {
+            c->error = st;
+            snprintf(c->message, sizeof c->message, "%s", rmc_last_error());
+            return st;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            const double h = 0.5 * chain_eps(c, i);
+            double *pi = p + i * d, *gi = gx + i * d;
+
+            if (c->taken[i] >= 0)
+                continue;
+            if (!isfinite(c->blp[i])) {
+                c->taken[i] = step + 1;
+                continue;
+            }
+            for (int64_t j = 0; j < d; j++)
+                pi[j] += h * gi[j];
+        }
+    }
+    for (int64_t i = 0; i < n; i++) {
+        /* end() copies x into x1 for the adaptation: here they are the same array */
+        end(&c->slices[0], i, x + i * d, p + i * d, gx + i * d, c->blp[i], c->h0[i],
+            c->taken[i] >= 0 ? c->taken[i] : steps);
+    }
+    return RMC_OK;
 }
 
 static void run_slice(struct slice *s)
@@ -330,8 +408,6 @@ static void run_slice(struct slice *s)
             init_chain(s, i);
             break;
         case JOB_PROBE:
-            probe_chain(s, i);
-            break;
         case JOB_TRANSITION:
             transition(s, i);
             break;
@@ -373,6 +449,10 @@ static void *worker(void *arg)
  * results are seen here after it. */
 static rmc_status run_job(struct chees *c, enum job job)
 {
+    if (job != JOB_INIT && job != JOB_QUIT && c->hooks && c->hooks->eval_batch) {
+        c->job = job;
+        return batched(c);
+    }
     pthread_mutex_lock(&c->lock);
     c->job = job;
     c->pending = c->nthreads - 1;
@@ -553,6 +633,8 @@ static void free_all(struct chees *c, struct adapt *a)
         free(c->slices[t].p);
     }
     free(c->slices);
+    free(c->bp);
+    free(c->taken);
     free(c->q);
     free(c->lp);
     free(c->divergent);
@@ -578,6 +660,16 @@ static rmc_status allocate(struct chees *c, struct adapt *a)
     c->inv_metric = rmc_calloc((size_t)d, sizeof(double));
     a->var_sum = rmc_calloc((size_t)(3 * d), sizeof(double));
     c->slices = rmc_calloc((size_t)c->nthreads, sizeof *c->slices);
+    if (c->hooks && c->hooks->eval_batch) {
+        c->bp = rmc_calloc((size_t)(2 * n * d + 2 * n), sizeof(double));
+        c->taken = rmc_calloc((size_t)n, sizeof *c->taken);
+        if (!c->bp || !c->taken)
+            return rmc_fail(RMC_ERR_NOMEM, "chees: out of memory for a batch of %lld chains",
+                            (long long)n);
+        c->bg = c->bp + n * d;
+        c->blp = c->bg + n * d;
+        c->h0 = c->blp + n;
+    }
     if (!c->q || !c->lp || !c->divergent || !c->eps_chain || !c->da_chain || !c->steps_taken || !c->kept || !c->inv_metric ||
         !a->var_sum || !c->slices)
         return rmc_fail(RMC_ERR_NOMEM, "chees: out of memory for %lld chains of dimension "
@@ -732,7 +824,7 @@ rmc_status chees_run(const rmc_program *program, const rmc_config *config,
                      struct rmc_fit *fit, int nthreads, const struct chees_hooks *hooks)
 {
     struct chees c = {
-        .program = program, .config = config, .fit = fit,
+        .program = program, .config = config, .fit = fit, .hooks = hooks,
         .n = config->chains, .d = program->dim,
         .eps = config->step_size, .error = RMC_OK,
     };

@@ -14,10 +14,16 @@ struct rmc_fit;
 struct chees_hooks {
     int (*tick)(void *ctx, int64_t iterations, int64_t warmup_done, int64_t divergent,
                 int64_t gradients);
+    /* NULL, or lp[batch] and grad[batch][dim] at x[batch][dim] for every chain at once (a
+     * device): then the chains move in lockstep, one batch per leapfrog step, and the
+     * threads only find the initial points. A failure's message is rmc_last_error(). */
+    rmc_status (*eval_batch)(void *ctx, int64_t batch, const double *x, double *lp,
+                             double *grad);
     void *ctx;
 };
 
-/* Run config->chains chains of ChEES-HMC on nthreads CPU threads into fit (allocated by
+/* Run config->chains chains of ChEES-HMC on nthreads CPU threads (or on hooks->eval_batch)
+ * into fit (allocated by
  * fit_create for the same program and config). Returns RMC_OK, RMC_ERR_CANCELLED when a
  * hook stopped the run (fit->completed says how far each chain got), or an error with
  * its message set; fit->gradients is filled in every case. */

@@ -894,3 +894,52 @@ RMC_API rmc_status rmc_summary(const double *draws, int64_t chains, int64_t draw
         return rmc_fail(RMC_ERR_NOMEM, "rmc_summary: out of memory");
     return RMC_OK;
 }
+
+/* Nested R-hat (Margossian, Hoffman, Sountsov, Riou-Durand, Vehtari and Gelman, 2023):
+ * for many short chains, R-hat over superchains (consecutive groups of chains) rather than
+ * over chains, since each chain alone has too few draws to estimate its own variance.
+ *   B = variance of the superchain means (K - 1 in the denominator),
+ *   W = mean over superchains of (variance of its chain means, M - 1 denominator, 0 when
+ *       M = 1) + (mean within-chain variance, N - 1 denominator, 0 when N = 1),
+ *   nested R-hat = sqrt(1 + B / W).
+ * One pass per chain in chain order, so O(chains x draws) and reproducible. */
+RMC_API double rmc_nested_rhat(const double *draws, int64_t chains, int64_t draws_per_chain,
+                               int64_t superchains)
+{
+    const int64_t k = superchains, m = k > 0 ? chains / k : 0, n = draws_per_chain;
+    double sum_means = 0.0, sum_sq_means = 0.0, w = 0.0;
+
+    if (!draws || k < 2 || chains < 2 || n < 1 || chains % k != 0)
+        return NAN;
+    for (int64_t s = 0; s < k; s++) {
+        double cm_sum = 0.0, cm_sq = 0.0, within = 0.0, mean_s;
+
+        for (int64_t c = s * m; c < (s + 1) * m; c++) {
+            const double *x = draws + c * n;
+            double mean = 0.0, m2 = 0.0;
+
+            for (int64_t i = 0; i < n; i++) {
+                const double delta = x[i] - mean;
+
+                mean += delta / (double)(i + 1);
+                m2 += delta * (x[i] - mean);
+            }
+            cm_sum += mean;
+            cm_sq += mean * mean;
+            within += n > 1 ? m2 / (double)(n - 1) : 0.0;
+        }
+        mean_s = cm_sum / (double)m;
+        w += (m > 1 ? (cm_sq - (double)m * mean_s * mean_s) / (double)(m - 1) : 0.0) +
+             within / (double)m;
+        sum_means += mean_s;
+        sum_sq_means += mean_s * mean_s;
+    }
+    w /= (double)k;
+
+    const double mean_all = sum_means / (double)k;
+    const double b = (sum_sq_means - (double)k * mean_all * mean_all) / (double)(k - 1);
+
+    if (!(w > 0.0))
+        return b > 0.0 ? INFINITY : NAN;
+    return sqrt(1.0 + fmax(b, 0.0) / w);
+}

@@ -85,7 +85,7 @@ TRANSFORMS = {"none": 0, "ordered": 1, "positive_ordered": 2, "simplex": 3,
               "cholesky_corr": 4}
 
 # rmc_sampler, rmc_backend
-SAMPLERS = {"nuts": 0, "hmc": 1}
+SAMPLERS = {"nuts": 0, "hmc": 1, "chees": 2}
 BACKENDS = {"auto": 0, "cpu": 1, "vulkan": 2}
 BACKEND_NAMES = {v: k for k, v in BACKENDS.items()}
 RMC_ERR_BACKEND = 7
@@ -402,6 +402,9 @@ _bind("rmc_evaluator_free", None, c_void_p)
 
 # double rmc_rhat(const double *draws, int64_t chains, int64_t draws_per_chain);
 _bind("rmc_rhat", c_double, _dbl_p, c_int64, c_int64)
+# double rmc_nested_rhat(const double *draws, int64_t chains, int64_t draws_per_chain,
+#                        int64_t superchains);
+_bind("rmc_nested_rhat", c_double, _dbl_p, c_int64, c_int64, c_int64)
 # double rmc_ess_bulk(const double *draws, int64_t chains, int64_t draws_per_chain);
 _bind("rmc_ess_bulk", c_double, _dbl_p, c_int64, c_int64)
 # double rmc_ess_tail(const double *draws, int64_t chains, int64_t draws_per_chain);

@@ -112,12 +112,6 @@ def test_needs_two_chains():
         rmc.sample(small_model(), SMALL_DATA, chains=1, sampler="chees", progress=False)
 
 
-def test_vulkan_not_yet():
-    with pytest.raises(rmc.RmcError, match="CPU backend"):
-        rmc.sample(small_model(), SMALL_DATA, chains=8, sampler="chees", backend="vulkan",
-                   progress=False)
-
-
 def test_thin_and_no_warmup():
     fit = rmc.sample(small_model(), SMALL_DATA, chains=16, warmup=0, draws=30, thin=3,
                      seed=2, sampler="chees", step_size=0.3, progress=False)
