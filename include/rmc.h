@@ -492,6 +492,12 @@ typedef struct rmc_config {
                                          * progress_user; may be set with progress  */
 } rmc_config;
 
+/* The cancel flag is read atomically (__atomic_load_n, relaxed) by the thread in
+ * rmc_sample() while the run lasts. Another thread that raises it must store it atomically
+ * too, e.g. __atomic_store_n(&flag, 1, __ATOMIC_RELAXED), or the two accesses are a data
+ * race under C11. (An aligned int32 store from another language, such as the Python
+ * wrapper's ctypes store, is a single instruction on every supported CPU.) */
+
 RMC_API void rmc_config_default(rmc_config *config);
 
 typedef struct rmc_fit rmc_fit;

@@ -209,6 +209,10 @@ static void node_release(struct node *nd)
     free(nd->values);
 }
 
+/* Bound on one declared size: beyond it, no machine could hold even the node (binding
+ * then bounds the whole program, src/program.c). */
+#define MAX_DIM_SIZE ((int64_t)1 << 40)
+
 /* Fill the shape fields of nd from the caller's declaration. */
 static rmc_status set_shape(rmc_model *model, struct node *nd, const char *what, int32_t ndim,
                             const int64_t *dims, const char *const *dim_names, int allow_any)
@@ -235,9 +239,13 @@ static rmc_status set_shape(rmc_model *model, struct node *nd, const char *what,
             nd->dims[d] = -1;
             continue;
         }
-        if (dims[d] < 1 || dims[d] > ((int64_t)1 << 40))
+        if (dims[d] < 1)
             return model_error(model, RMC_ERR_SHAPE,
                                "%s: size %lld of dimension %d must be positive",
+                               what, (long long)dims[d], (int)d + 1);
+        if (dims[d] > MAX_DIM_SIZE)
+            return model_error(model, RMC_ERR_SHAPE,
+                               "%s: size %lld of dimension %d is too large (at most 2^40)",
                                what, (long long)dims[d], (int)d + 1);
         nd->dims[d] = dims[d];
     }

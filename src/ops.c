@@ -8,7 +8,9 @@
 #include "rmc.h"
 
 /* Expand an elementwise loop once per broadcast pattern, so each loop has unit or zero
- * strides the compiler can see and vectorise. */
+ * strides the compiler can see and vectorise. Callers give a stride of n > 1, so a vector
+ * of length 0 arrives with stride 0 like a scalar: with n == 0 nothing is read or written
+ * (its slot in the workspace is empty, so even o[0] belongs to another node). */
 #define ELEMENTWISE(n, sa, sb, expr)                                                    \
     do {                                                                                \
         if ((sa) && (sb)) {                                                             \
@@ -28,7 +30,7 @@
                 const double y = b[i];                                                  \
                 o[i] = (expr);                                                          \
             }                                                                           \
-        } else {                                                                        \
+        } else if ((n) > 0) {                                                           \
             const double x = a[0], y = b[0];                                            \
             o[0] = (expr);                                                              \
         }                                                                               \
@@ -94,12 +96,13 @@ void op_forward(int32_t op, int64_t n, const double *a, int64_t sa, const double
 }
 
 /* Add d(out)/d(input) * adjoint to the input's adjoint, for a broadcast input of stride s:
- * a scalar input (s == 0) sums its contributions first, in four interleaved partial sums
- * so the loop is not bound by the latency of one chain of additions. The order is fixed,
- * so results stay bit-reproducible. */
+ * nothing when n == 0 (an empty input has no adjoint slot, not even [0]); a scalar input
+ * (s == 0) sums its contributions first, in four interleaved partial sums so the loop is
+ * not bound by the latency of one chain of additions. The order is fixed, so results stay
+ * bit-reproducible. */
 #define ACCUMULATE(ga, s, n, expr)                                                      \
     do {                                                                                \
-        if (!(ga))                                                                      \
+        if (!(ga) || (n) == 0)                                                          \
             break;                                                                      \
         if (s) {                                                                        \
             for (int64_t i = 0; i < (n); i++)                                           \

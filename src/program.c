@@ -19,11 +19,20 @@
 
 /* Bound on the elements of one node: refuses absurd sizes before allocating. */
 #define MAX_ELEMENTS ((int64_t)1 << 31)
+/* Bound on the memory a program may take (32 GiB): its folded values, one thread's
+ * workspace and its column names. Each node may be below MAX_ELEMENTS and their sum still
+ * more than a machine holds; beyond this, sampling (which needs a workspace per thread
+ * and a row of draws per iteration) could not run anyway. A fixed bound, rather than the
+ * machine's memory, so a model binds or is refused the same way everywhere. */
+#define MAX_PROGRAM_BYTES ((double)((int64_t)1 << 35))
 
 struct compiler {
     const rmc_model *model;
     const rmc_data *data;
     rmc_program *p;
+    double bytes;        /* estimated so far, before allocating (count_bytes) */
+    double largest;      /* the largest single part of it, and its node */
+    int32_t largest_id;
 };
 
 static void *own(rmc_program *p, size_t n, size_t size)
@@ -188,14 +197,16 @@ static rmc_status compile_param(struct compiler *c, int32_t id)
     if (in->bound == BOUND_BOTH && !c->p->inst[nd->lower].dynamic &&
         !c->p->inst[nd->upper].dynamic) {
         const struct inst *lo = &c->p->inst[nd->lower], *hi = &c->p->inst[nd->upper];
+        /* as many pairs as the bounds hold: one for two scalars, whatever the size */
+        const int64_t pairs = lo->n > hi->n ? lo->n : hi->n;
 
-        for (int64_t i = 0; i < in->n; i++) {
+        for (int64_t i = 0; i < pairs; i++) {
             double l = lo->cval[lo->n > 1 ? i : 0], h = hi->cval[hi->n > 1 ? i : 0];
 
             if (!(l < h)) {
                 char at[48] = "";
 
-                if (in->n > 1)
+                if (pairs > 1)
                     snprintf(at, sizeof at, " at index %lld", (long long)i);
                 return rmc_fail(RMC_ERR_MODEL, "parameter '%s': lower bound %g is not below "
                                 "upper %g%s", nd->name, l, h, at);
@@ -504,16 +515,17 @@ static rmc_status compile_op(struct compiler *c, int32_t id)
         if (!index)
             return rmc_fail(RMC_ERR_NOMEM, "out of memory");
         for (int64_t i = 0; i < b->n; i++) {
-            int64_t k = binding_int(ib, i) - nd->base;
+            int64_t v = binding_int(ib, i);
 
-            if (k < 0 || k >= a->n)
+            /* Compare before subtracting the base: v - base overflows for INT64_MIN. */
+            if (v < nd->base || v - nd->base >= a->n)
                 return rmc_fail(RMC_ERR_DATA, "index data '%s' has value %lld at position %lld,"
                                 " outside %lld..%lld (the length of %s, %s-based)",
                                 ib->name, (long long)binding_int(ib, i), (long long)i,
                                 (long long)nd->base, (long long)(a->n - 1 + nd->base),
                                 describe(c, nd->in[0], d1, sizeof d1),
                                 nd->base ? "one" : "zero");
-            index[i] = (int32_t)k;
+            index[i] = (int32_t)(v - nd->base);
         }
         in->index = index;
         in->ndim = 1;
@@ -984,6 +996,50 @@ static rmc_status add_var(rmc_program *p, const char *name, int32_t inst)
     return RMC_OK;
 }
 
+/* Bytes of one column: its name's pointer and text (name, "[i,j]", terminator) and the
+ * allocator's overhead, which for names this short is as much as the text. */
+static double column_bytes(const char *name)
+{
+    return (double)(sizeof(char *) + 2 * (strlen(name) + 24));
+}
+
+/* Add a node's memory to the estimate and refuse the program, before anything that large
+ * is allocated, once the whole is beyond MAX_PROGRAM_BYTES (absurd sizes from data, such
+ * as J = 2^31 - 1, would otherwise be allocated until the process is killed). */
+static rmc_status count_bytes(struct compiler *c, int32_t id, double bytes)
+{
+    char d1[256];
+
+    c->bytes += bytes;
+    if (bytes > c->largest) {
+        c->largest = bytes;
+        c->largest_id = id;
+    }
+    if (c->bytes <= MAX_PROGRAM_BYTES)
+        return RMC_OK;
+    return rmc_fail(RMC_ERR_NOMEM, "binding would take about %.0f GiB, more than the %.0f GiB"
+                    " a program may take; the largest part is %s (%lld elements)",
+                    c->bytes / (1 << 30), MAX_PROGRAM_BYTES / (1 << 30),
+                    describe(c, c->largest_id, d1, sizeof d1),
+                    (long long)c->p->inst[c->largest_id].n);
+}
+
+/* A node's values: folded once if data-only, else a value and an adjoint in each
+ * workspace, with its scratch; a parameter also has its columns in every draw. */
+static rmc_status count_node(struct compiler *c, int32_t id)
+{
+    const struct node *nd = &c->model->nodes[id];
+    const struct inst *in = &c->p->inst[id];
+    double bytes = (double)in->n * sizeof(double) * (in->dynamic ? 2 : 1) +
+                   (double)in->ntmp * sizeof(double);
+
+    if (nd->kind == NODE_DATA || nd->kind == NODE_TILDE || nd->kind == NODE_TARGET)
+        return RMC_OK; /* bound by pointer, or no values of their own */
+    if (nd->kind == NODE_PARAM)
+        bytes += (double)in->n * column_bytes(nd->name);
+    return count_bytes(c, id, bytes);
+}
+
 /* Column names, one-based as in Stan and posteriordb: theta[3], L[2,1]. */
 static rmc_status name_columns(rmc_program *p)
 {
@@ -1101,6 +1157,28 @@ static rmc_status compile_scan(struct compiler *c, int32_t id, const int32_t *bo
     return RMC_OK;
 }
 
+/* A bound field that no node reads (as data or as a size) is likely a typo for one it
+ * does: binding goes on, but the log callback hears a warning naming it. */
+static void warn_unread_data(const struct compiler *c)
+{
+    const rmc_model *m = c->model;
+
+    for (int32_t b = 0; c->data && b < c->data->n; b++) {
+        const char *name = c->data->items[b].name;
+        int read = 0;
+
+        for (int32_t id = 0; id < m->n_nodes && !read; id++) {
+            const struct node *nd = &m->nodes[id];
+
+            read = nd->kind == NODE_DATA && strcmp(nd->name, name) == 0;
+            for (int32_t d = 0; d < RMC_MAX_DIMS && !read; d++)
+                read = nd->dim_names[d] && strcmp(nd->dim_names[d], name) == 0;
+        }
+        if (!read)
+            rmc_log(RMC_LOG_WARN, "data field '%s' is not used by the model (a typo?)", name);
+    }
+}
+
 static rmc_status compile(struct compiler *c)
 {
     const rmc_model *m = c->model;
@@ -1174,6 +1252,8 @@ static rmc_status compile(struct compiler *c)
             st = compile_op(c, id);
             break;
         }
+        if (st == RMC_OK)
+            st = count_node(c, id);
         if (st != RMC_OK)
             break;
         if (in->dynamic && in->scan_of) {
@@ -1211,7 +1291,12 @@ static rmc_status compile(struct compiler *c)
             return rmc_fail(RMC_ERR_MODEL, "deterministic '%s' is a value inside a scan step",
                             m->dets[d].name);
         st = add_var(p, m->dets[d].name, m->dets[d].node);
+        if (st == RMC_OK)
+            st = count_bytes(c, m->dets[d].node,
+                             (double)p->inst[m->dets[d].node].n * column_bytes(m->dets[d].name));
     }
+    if (st == RMC_OK)
+        warn_unread_data(c);
     return st == RMC_OK ? name_columns(p) : st;
 }
 
@@ -1253,6 +1338,10 @@ rmc_status rmc_program_from_callback(int64_t dim, rmc_logp_fn fn, void *user,
     if (!fn || dim < 1 || dim > MAX_ELEMENTS)
         return rmc_fail(RMC_ERR_ARGUMENT, "rmc_program_from_callback: need a function and "
                         "1 <= dim, got dim %lld", (long long)dim);
+    if ((double)dim * column_bytes("x") > MAX_PROGRAM_BYTES)
+        return rmc_fail(RMC_ERR_NOMEM, "rmc_program_from_callback: dim %lld would take more"
+                        " than %.0f GiB for its column names alone", (long long)dim,
+                        MAX_PROGRAM_BYTES / (1 << 30));
     p = rmc_calloc(1, sizeof *p);
     if (!p)
         return rmc_fail(RMC_ERR_NOMEM, "out of memory");

@@ -108,7 +108,10 @@ static rmc_status check_config(const rmc_program *p, const rmc_config *c)
     if (c->init_tries < 1)
         return rmc_fail(RMC_ERR_ARGUMENT, "init_tries must be at least 1, got %d",
                         (int)c->init_tries);
-    if (c->draws > INT64_MAX / c->thin - c->warmup)
+    /* The run's total, chains x (warmup + draws x thin) iterations, is counted for the
+     * progress callback, so it must fit in int64 (the product is checked last, after the
+     * memory the draws need, which is the likelier culprit). */
+    if (c->draws > (INT64_MAX - c->warmup) / c->thin)
         return rmc_fail(RMC_ERR_ARGUMENT, "warmup + draws * thin overflows");
     for (int64_t i = 0; c->init && i < c->chains * p->dim; i++) {
         if (!isfinite(c->init[i]))
@@ -123,6 +126,10 @@ static rmc_status check_config(const rmc_program *p, const rmc_config *c)
         return rmc_fail(RMC_ERR_NOMEM, "%lld chains x %lld draws x %lld columns would need "
                         "more memory than any machine has", (long long)c->chains,
                         (long long)c->draws, (long long)p->n_columns);
+    if (c->warmup + c->draws * c->thin > INT64_MAX / c->chains)
+        return rmc_fail(RMC_ERR_ARGUMENT, "chains * (warmup + draws * thin) overflows (%lld "
+                        "chains, %lld iterations each)", (long long)c->chains,
+                        (long long)(c->warmup + c->draws * c->thin));
     return RMC_OK;
 }
 
@@ -247,6 +254,14 @@ static int cores(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* The caller's cancel flag, written by another thread (a signal handler's helper, a
+ * GUI): an atomic load, as rmc.h asks writers to store it atomically, so the two are not
+ * a data race. Relaxed is enough: nothing else is published through the flag. */
+static int cancel_requested(const rmc_config *c)
+{
+    return c->cancel && __atomic_load_n(c->cancel, __ATOMIC_RELAXED) != 0;
+}
+
 /* Wait for the workers, reporting progress at most every 100 ms and passing on a
  * cancellation from the flag or the callback. */
 static void supervise(struct run *r)
@@ -267,7 +282,7 @@ static void supervise(struct run *r)
         if (atomic_load(&r->running) == 0)
             break;
         pthread_mutex_unlock(&r->lock);
-        if ((c->cancel && *c->cancel) || report_progress(r))
+        if (cancel_requested(c) || report_progress(r))
             atomic_store(&r->stop, 1);
         pthread_mutex_lock(&r->lock);
     }
@@ -425,7 +440,7 @@ static void run_batched(struct run *r, struct vk_program *vk)
         evals++;
         batch_resume(r, &b, m);
 
-        if (cfg->cancel && *cfg->cancel)
+        if (cancel_requested(cfg))
             atomic_store(&r->stop, 1);
         if ((cfg->progress || cfg->progress_info) && rmc_now() - last >= 0.1) {
             last = rmc_now();

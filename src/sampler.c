@@ -105,11 +105,15 @@ static void leapfrog_end(struct chain *c, struct point *s, int dir)
     c->gradients++;
 }
 
+/* The energy, +inf for a point to reject: NaN, and also -inf, which a log density of
+ * +inf gives (an improper model or a callback's bug). -inf would be neither NaN nor a
+ * divergence: HMC would accept the point (exp(H0 - H) = inf) and NUTS would weigh it as
+ * inf - inf; +inf makes the step a divergence, as init_step refuses such points. */
 static double hamiltonian(const struct chain *c, const struct point *s)
 {
     double h = -s->lp + kinetic(c, s->p);
 
-    return h == h ? h : INFINITY;
+    return h == h && h != -INFINITY ? h : INFINITY;
 }
 
 /* ------------------------------------------------------------------ adaptation */
@@ -612,6 +616,38 @@ enum chain_result chain_advance(struct chain *c)
 
 /* ------------------------------------------------------------------ allocation */
 
+/* The next d doubles of a chain's one block. Slices are taken one statement at a time: in
+ * a compound literal the order of the initialisers' side effects is unspecified. */
+static double *take(double **mem, int64_t d)
+{
+    double *slice = *mem;
+
+    *mem += d;
+    return slice;
+}
+
+static struct point take_point(double **mem, int64_t d)
+{
+    struct point s = { 0 };
+
+    s.q = take(mem, d);
+    s.p = take(mem, d);
+    s.grad = take(mem, d);
+    return s;
+}
+
+static struct block take_block(double **mem, int64_t d)
+{
+    struct block b;
+
+    b.rho = take(mem, d);
+    b.p_begin = take(mem, d);
+    b.p_end = take(mem, d);
+    b.ps_begin = take(mem, d);
+    b.ps_end = take(mem, d);
+    return b;
+}
+
 struct chain *chain_create(const rmc_program *program, const rmc_config *config,
                            int64_t index, struct workspace *ws, struct chain_output out)
 {
@@ -633,23 +669,21 @@ struct chain *chain_create(const rmc_program *program, const rmc_config *config,
         free(c);
         return NULL;
     }
-#define TAKE() (mem += d, mem - d)
-    c->pending = (struct point){ TAKE(), TAKE(), TAKE(), 0 };
-    c->z = (struct point){ TAKE(), TAKE(), TAKE(), 0 };
-    c->ends[0] = (struct point){ TAKE(), TAKE(), TAKE(), 0 };
-    c->ends[1] = (struct point){ TAKE(), TAKE(), TAKE(), 0 };
-    c->sample = (struct point){ TAKE(), TAKE(), TAKE(), 0 };
-    c->cand = (struct point){ TAKE(), TAKE(), TAKE(), 0 };
-    c->p_half = TAKE();
-    c->inv_metric = TAKE();
-    c->var.mean = TAKE();
-    c->var.m2 = TAKE();
-    c->traj = (struct block){ TAKE(), TAKE(), TAKE(), TAKE(), TAKE() };
-    c->leaf = (struct block){ TAKE(), TAKE(), TAKE(), TAKE(), TAKE() };
+    c->mem = mem;
+    c->pending = take_point(&mem, d);
+    c->z = take_point(&mem, d);
+    c->ends[0] = take_point(&mem, d);
+    c->ends[1] = take_point(&mem, d);
+    c->sample = take_point(&mem, d);
+    c->cand = take_point(&mem, d);
+    c->p_half = take(&mem, d);
+    c->inv_metric = take(&mem, d);
+    c->var.mean = take(&mem, d);
+    c->var.m2 = take(&mem, d);
+    c->traj = take_block(&mem, d);
+    c->leaf = take_block(&mem, d);
     for (int l = 0; l < levels; l++)
-        c->levels[l] = (struct block){ TAKE(), TAKE(), TAKE(), TAKE(), TAKE() };
-#undef TAKE
-    c->mem = mem - arrays * d;
+        c->levels[l] = take_block(&mem, d);
 
     c->program = program;
     c->config = config;

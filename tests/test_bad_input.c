@@ -1,7 +1,7 @@
 /* test_bad_input.c - bad input through the C API, beyond what test_api.c covers: every
  * refusal comes with a status and a message naming the culprit, and nothing is allocated
- * for sizes that could never fit. Tests named known_bug_* reproduce open defects; see
- * tests/CMakeLists.txt. */
+ * for sizes that could never fit. Tests named known_bug_* would reproduce open defects
+ * (tests/CMakeLists.txt); the last five below once did (docs/RELIABILITY.md, findings). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -376,7 +376,7 @@ static void accessors_out_of_range(void **state)
     rmc_program_free(p);
 }
 
-/* ---------------------------------------------------------------- open defects */
+/* ------------------------------------------------ defects found by the reliability work */
 
 static char last_log[512];
 static rmc_log_level last_level;
@@ -390,8 +390,8 @@ static void keep_log(rmc_log_level level, const char *message, void *user)
 
 /* An extra data field, which the model never reads, is likely a typo for one it does:
  * binding succeeds but says so through the log callback as a warning naming it.
- * Open defect (src/program.c): rmc_program_create ignores unread bindings silently. */
-static void known_bug_extra_data_field_warns(void **state)
+ * (Finding 7: rmc_program_create ignored unread bindings silently.) */
+static void extra_data_field_warns(void **state)
 {
     rmc_model *m = sized_model();
     rmc_data *d;
@@ -415,8 +415,8 @@ static void known_bug_extra_data_field_warns(void **state)
 }
 
 /* A size above the limit is refused as too large, not as "must be positive".
- * Open defect (src/model.c, set_shape): one message covers sizes < 1 and > 2^40. */
-static void known_bug_too_large_size_message(void **state)
+ * (Finding 8: src/model.c, set_shape, had one message for sizes < 1 and > 2^40.) */
+static void too_large_size_message(void **state)
 {
     rmc_model *m;
     rmc_node a;
@@ -432,9 +432,9 @@ static void known_bug_too_large_size_message(void **state)
 
 /* chains x (warmup + draws x thin) iterations must fit in int64: the run's total is
  * computed in sample.c (supervise) and overflows for a huge thin, which UBSan reports as
- * undefined behaviour; the settings should be refused instead.
- * Open defect (src/sample.c, check_config): only warmup + draws x thin is checked. */
-static void known_bug_total_iterations_overflow(void **state)
+ * undefined behaviour; the settings are refused instead. (Finding 4: check_config
+ * checked only warmup + draws x thin.) */
+static void total_iterations_overflow(void **state)
 {
     rmc_program *p = gaussian_program();
     rmc_config c;
@@ -453,13 +453,12 @@ static void known_bug_total_iterations_overflow(void **state)
     rmc_program_free(p);
 }
 
-/* Index data at the very bottom of int64 are out of range like any other. Open defect
- * (src/program.c, compile_op, NODE_GATHER): the index base is subtracted before the range
- * check, binding_int(ib, i) - nd->base, which overflows for INT64_MIN with base 1
- * (undefined behaviour, reported by UBSan; other builds happen to wrap and refuse the
- * value). Found by the fuzzer (tests/fuzz/known/gather_index_int64_min.bin). Fix: compare
- * the value with base and base + n - 1 before subtracting. */
-static void known_ub_gather_index_at_int64_min(void **state)
+/* Index data at the very bottom of int64 are out of range like any other. (Finding 1,
+ * found by the fuzzer: src/program.c, compile_op, subtracted the index base before the
+ * range check, a signed overflow for INT64_MIN with base 1 that UBSan reports; other
+ * builds happened to wrap and refuse the value. tests/fuzz/corpus/
+ * gather_index_int64_min.bin replays it.) */
+static void gather_index_at_int64_min(void **state)
 {
     rmc_model *m;
     rmc_data *d;
@@ -485,22 +484,19 @@ static void known_ub_gather_index_at_int64_min(void **state)
 }
 
 /* An empty data vector (bound with a NULL pointer, which rmc_data_set allows for zero
- * elements) in an elementwise op: refused or computed as empty, never read.
- * Open defect (src/ops.c op_forward and its callers in src/program.c fold and src/eval.c):
- * an operand's stride is taken as n > 1, so a vector of length 0 is treated as a scalar
- * and element 0 is read (here through NULL: a segfault in rmc_program_create) and, for an
- * op that depends on a parameter, written to o[0], one element past the node's empty slice
- * of the workspace. Found by the fuzzer (tests/fuzz/known/empty_vector_null_data.bin).
- * Fix: refuse zero-length vectors at bind time, or take the stride from the shape (ndim)
- * rather than the element count and skip the scalar branch when n == 0. */
-static void known_bug_empty_vector_in_an_elementwise_op(void **state)
+ * elements) in elementwise ops, folded at bind time and evaluated with a parameter: the
+ * results are empty and nothing is read or written (ASan checks the workspace). (Finding
+ * 2, found by the fuzzer: an operand's stride is n > 1, so a vector of length 0 was taken
+ * for a scalar, its element 0 read, through NULL here, and o[0] written one element past
+ * the node's empty slice. tests/fuzz/corpus/empty_vector_null_data.bin replays it.) */
+static void empty_vector_in_an_elementwise_op(void **state)
 {
     rmc_model *m;
     rmc_data *d;
     rmc_program *p = NULL;
-    rmc_node a, x, ax, one;
+    rmc_node a, x, ax, bx, s, one;
     int64_t zero_len = 0, any = -1;
-    rmc_status st;
+    double q = 0.3, lp, grad;
 
     (void)state;
     OK(rmc_model_create(&m));
@@ -508,15 +504,20 @@ static void known_bug_empty_vector_in_an_elementwise_op(void **state)
     OK(rmc_param(m, "a", 0, NULL, NULL, RMC_NONE, RMC_NONE, &a));
     OK(rmc_data_field(m, "x", RMC_REAL, 1, &any, NULL, &x));
     OK(rmc_op2(m, RMC_OP_ADD, x, one, &ax)); /* data only: folded at bind time */
+    OK(rmc_op2(m, RMC_OP_MUL, a, x, &bx));   /* depends on a: evaluated every time */
+    OK(rmc_op1(m, RMC_OP_SUM, bx, &s));      /* an empty sum is 0 */
     OK(rmc_tilde(m, RMC_DIST_NORMAL, a, 2, (rmc_node[]){ one, one }));
+    OK(rmc_tilde(m, RMC_DIST_NORMAL, s, 2, (rmc_node[]){ one, one }));
     OK(rmc_deterministic(m, "ax", ax));
+    OK(rmc_deterministic(m, "bx", bx));
     OK(rmc_data_create(&d));
     OK(rmc_data_set(d, "x", RMC_REAL, NULL, 1, &zero_len));
-    st = rmc_program_create(m, d, &p);
-    if (st == RMC_OK)
-        assert_int_equal(rmc_program_num_columns(p), 1);
-    else
-        assert_non_null(strstr(rmc_last_error(), "'x'"));
+    OK(rmc_program_create(m, d, &p));
+    assert_int_equal(rmc_program_num_columns(p), 1);
+    OK(rmc_program_logp_grad(p, 1, &q, &lp, &grad));
+    /* N(a | 1, 1) + N(0 | 1, 1): the gradient is that of the first term alone */
+    assert_true(fabs(grad - (1.0 - q)) < 1e-12);
+    assert_true(fabs(lp - (-0.5 * (q - 1.0) * (q - 1.0) - 0.5 - 1.8378770664093453)) < 1e-12);
     rmc_program_free(p);
     rmc_data_free(d);
     rmc_model_free(m);
@@ -534,11 +535,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(bounds),
         cmocka_unit_test(more_bad_settings),
         cmocka_unit_test(accessors_out_of_range),
-        cmocka_unit_test(known_bug_extra_data_field_warns),
-        cmocka_unit_test(known_bug_too_large_size_message),
-        cmocka_unit_test(known_bug_total_iterations_overflow),
-        cmocka_unit_test(known_ub_gather_index_at_int64_min),
-        cmocka_unit_test(known_bug_empty_vector_in_an_elementwise_op),
+        cmocka_unit_test(extra_data_field_warns),
+        cmocka_unit_test(too_large_size_message),
+        cmocka_unit_test(total_iterations_overflow),
+        cmocka_unit_test(gather_index_at_int64_min),
+        cmocka_unit_test(empty_vector_in_an_elementwise_op),
     };
 
     /* known_bug_* tests reproduce open defects: ctest runs each alone by name and expects

@@ -387,15 +387,11 @@ static int setup(void **state)
 }
 
 /* A size from the data that no machine could hold (2^31 - 1 elements, so 16 GiB of
- * columns before their names) is refused before anything that large is asked for.
- * Open defect (src/program.c): a node may have up to 2^31 elements, and nothing bounds
- * the whole program (columns and their names, workspace) before name_columns() asks for
- * n_columns pointers and then one name per column: on a machine with enough memory and
- * overcommit, binding such data takes every byte and the process is killed. Fix: before
- * allocating, estimate the program's bytes (columns x (pointer + name), 2 x ws_size
- * doubles, owned blocks) and refuse with RMC_ERR_NOMEM above a limit (or above physical
- * memory), as check_config does for the draws; column names could also be made lazily. */
-static void known_bug_absurd_size_refused_before_allocating(void **state)
+ * columns before their names) is refused with RMC_ERR_NOMEM before anything that large is
+ * asked for. (Finding 3, found by the fuzzer: each node may have up to 2^31 elements, and
+ * nothing bounded the whole program before name_columns() asked for n_columns pointers
+ * and then one name per column; src/program.c now estimates the program's bytes first.) */
+static void absurd_size_refused_before_allocating(void **state)
 {
     rmc_model *m;
     rmc_data *d;
@@ -438,7 +434,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(failures_in_a_cancelled_run),
         cmocka_unit_test(failing_logp_callback_stops_the_run),
         cmocka_unit_test(failing_progress_callback_cancels_cleanly),
-        cmocka_unit_test(known_bug_absurd_size_refused_before_allocating),
+        cmocka_unit_test(absurd_size_refused_before_allocating),
     };
 
     /* known_bug_* tests reproduce open defects: ctest runs each alone by name and expects

@@ -6,6 +6,9 @@ referenced for its whole life and frees the C program before the C data set.
 
 import ctypes
 import numbers
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -54,13 +57,24 @@ def convert_data(name, value):
     return arr, code
 
 
+def _user_stacklevel():
+    """The warnings.warn stacklevel of the first caller outside this package, so that a
+    warning points at the user's line whether Program was made directly or by sample()."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1    # the frame that calls warn is level 1
+    while frame.f_back and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class Program:
     """A model bound to data: evaluates the log density and its gradient, and samples.
 
     ``model`` is an :class:`rmc.Model` (or a ModelBuilder, which is built), ``data`` a
     dict name -> array, list or number. Only the fields the model reads are converted and
-    bound; others are ignored. Creation validates the data (names, shapes, finite observed
-    values, index ranges) and raises :class:`rmc.RmcError` naming the culprit.
+    bound; others are ignored with a warning naming them. Creation validates the data
+    (names, shapes, finite observed values, index ranges) and raises :class:`rmc.RmcError`
+    naming the culprit.
     """
 
     def __init__(self, model, data):
@@ -79,6 +93,12 @@ class Program:
         for name in model.data_names:
             if name in data:
                 self._arrays[name] = convert_data(name, data[name])
+        # A field the model never reads is likely a typo for one it does. Only read fields
+        # are bound, so C (which warns through its log callback) never sees these.
+        for name in data:
+            if name not in self._arrays:
+                warnings.warn("data field '%s' is not used by the model (a typo?)" % (name,),
+                              UserWarning, stacklevel=_user_stacklevel())
 
         c_model = model.c_model()
         handle = ctypes.c_void_p()

@@ -16,12 +16,21 @@ from .program import Program
 __all__ = ["sample", "devices", "Evaluator"]
 
 
-def _count(value, name, minimum):
-    """Check an integer setting (a Python or numpy int) against its minimum."""
+_INT32_MAX = 2 ** 31 - 1
+# NUTS depth limit, as src/sample.c checks it; checked here too so that the message names
+# the Python argument (the C one says max_depth).
+_MAX_TREEDEPTH = 30
+
+
+def _count(value, name, minimum, maximum=None):
+    """Check an integer setting (a Python or numpy int) against its bounds. ``maximum``
+    keeps a value meant for an int32 field from wrapping around in ctypes."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError("%s must be an integer, got %r" % (name, value))
     if value < minimum:
         raise ValueError("%s must be >= %d, got %d" % (name, minimum, value))
+    if maximum is not None and value > maximum:
+        raise ValueError("%s must be <= %d, got %d" % (name, maximum, value))
     return int(value)
 
 
@@ -149,7 +158,7 @@ class Evaluator:
         self._handle = None
         if not isinstance(program, Program):
             raise TypeError("Evaluator needs an rmc.Program, got %r" % (program,))
-        threads = _count(threads, "threads", 0)
+        threads = _count(threads, "threads", 0, _INT32_MAX)
         handle = ctypes.c_void_p()
         _lib._check(lib.rmc_evaluator_create(program._handle,
                                              _choice(backend, "backend", _lib.BACKENDS),
@@ -226,9 +235,9 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
     draws = _count(draws, "draws", 1)
     warmup = _count(warmup, "warmup", 0)
     thin = _count(thin, "thin", 1)
-    max_treedepth = _count(max_treedepth, "max_treedepth", 1)
-    hmc_steps = _count(hmc_steps, "hmc_steps", 1)
-    threads = _count(threads, "threads", 0)
+    max_treedepth = _count(max_treedepth, "max_treedepth", 1, _MAX_TREEDEPTH)
+    hmc_steps = _count(hmc_steps, "hmc_steps", 1, _INT32_MAX)
+    threads = _count(threads, "threads", 0, _INT32_MAX)
     if seed is None:
         seed = int.from_bytes(os.urandom(8), "little") >> 1
     seed = _count(seed, "seed", 0)

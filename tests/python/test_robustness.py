@@ -239,21 +239,21 @@ def test_model_with_no_parameters():
         quick(b.build(), {"y": np.zeros(3)})
 
 
-@pytest.mark.xfail(strict=True, reason="open defect: extra data fields are ignored silently "
-                   "(python/rmc/program.py binds only the fields the model reads, and "
-                   "src/program.c does not warn); see docs/RELIABILITY.md")
 def test_extra_data_field_warns():
+    """(Finding 7 of docs/RELIABILITY.md: extra fields used to be ignored silently.)"""
     data = good_data()
     data["sigmaa"] = 1.0   # a typo for a field the model does not have
-    with pytest.warns(UserWarning, match="sigmaa"):
+    with pytest.warns(UserWarning, match="sigmaa") as seen:
         quick(regression(), data)
+    assert seen[0].filename == __file__   # points at the caller's line, not at rmc
 
 
 def test_missing_field_named_even_with_extras():
     data = good_data()
     del data["y"]
     data["yy"] = np.zeros(20)
-    with pytest.raises(rmc.RmcError, match="'y' is missing"):
+    with pytest.warns(UserWarning, match="'yy'"), \
+            pytest.raises(rmc.RmcError, match="'y' is missing"):
         quick(regression(), data)
 
 
@@ -269,10 +269,8 @@ def test_more_bad_settings(setting, value, error):
         quick(regression(), good_data(), **{setting: value})
 
 
-@pytest.mark.xfail(strict=True, reason="open defect: the C check's message names the C field "
-                   "max_depth, not the Python argument max_treedepth "
-                   "(python/rmc/sampling.py checks only the lower bound)")
 def test_max_treedepth_named_as_passed():
+    """(Finding 9: the C check's message named the C field, max_depth.)"""
     with pytest.raises((ValueError, rmc.RmcError), match="max_treedepth"):
         quick(regression(), good_data(), max_treedepth=31)
 
@@ -284,11 +282,9 @@ def test_absurd_draws_refused_before_allocating():
 
 
 def test_absurd_size_from_data_fails_cleanly():
-    """A parameter of 2^31 - 1 elements, with the address space capped at 2 GiB so that the
-    allocation fails whatever the machine: an RmcError, not a crash.
-
-    (That the size is refused only when an allocation fails, not up front, is an open
-    defect in src/program.c: see tests/test_faults.c.)"""
+    """A parameter of 2^31 - 1 elements: an RmcError, not a crash. It is refused before
+    allocating (tests/test_faults.c checks that); the address space is capped at 2 GiB
+    anyway, so that a regression fails an allocation here rather than take the machine."""
     script = textwrap.dedent("""
         import resource, sys
         resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
@@ -311,11 +307,9 @@ def test_absurd_size_from_data_fails_cleanly():
     assert out.stdout.strip() == "RMC_ERR_NOMEM"
 
 
-@pytest.mark.xfail(strict=True, reason="open defect: chains x (warmup + draws x thin) "
-                   "overflows int64 in src/sample.c; the settings are not refused and the "
-                   "run would never end (here it is cancelled after 3 s); see "
-                   "docs/RELIABILITY.md")
 def test_huge_thin_refused():
+    """chains x (warmup + draws x thin) must fit in int64. (Finding 4: it overflowed in
+    src/sample.c, and the run would never end; the timer cancels it after 3 s if so.)"""
     script = textwrap.dedent("""
         import sys, threading, _thread
         import rmc

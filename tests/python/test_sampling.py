@@ -213,7 +213,8 @@ def test_data_conversion_keeps_arrays_and_accepts_lists():
     b.observe("y", rmc.Normal(beta * "x", 1.0))
     model = b.build()
     x = np.linspace(-1, 1, 20)
-    program = rmc.Program(model, {"x": x, "y": list(2 * x), "unused": "text is ignored"})
+    with pytest.warns(UserWarning, match="'unused' is not used"):   # ignored, with a warning
+        program = rmc.Program(model, {"x": x, "y": list(2 * x), "unused": "text is ignored"})
     assert program._arrays["x"][0] is x              # float64, contiguous: no copy
     assert program._arrays["y"][0].dtype == np.float64
     fit = rmc.sample(program, None, chains=1, draws=50, warmup=50, seed=2)
