@@ -435,6 +435,10 @@ RMC_API rmc_status rmc_program_unconstrain(const rmc_program *program, const dou
 typedef enum rmc_sampler {
     RMC_SAMPLER_NUTS = 0, /* no-U-turn sampler, multinomial, generalized U-turn    */
     RMC_SAMPLER_HMC,      /* static HMC, fixed integration time                   */
+    RMC_SAMPLER_CHEES,    /* ChEES-HMC: all chains in lockstep with one jittered
+                           * trajectory length adapted across chains (chains >= 2;
+                           * target_accept applies to the harmonic mean of the
+                           * chains' acceptance, for which 0.651 is the usual choice) */
 } rmc_sampler;
 
 typedef enum rmc_backend {
@@ -644,6 +648,14 @@ RMC_API void rmc_evaluator_free(rmc_evaluator *ev);
 RMC_API double rmc_rhat(const double *draws, int64_t chains, int64_t draws_per_chain);
 RMC_API double rmc_ess_bulk(const double *draws, int64_t chains, int64_t draws_per_chain);
 RMC_API double rmc_ess_tail(const double *draws, int64_t chains, int64_t draws_per_chain);
+
+/** Nested R-hat (Margossian et al. 2023) of one quantity from draws[chains][draws], the
+ *  chains taken as `superchains` consecutive groups of equal size: the diagnostic for many
+ *  short chains (ChEES), where each chain has too few draws for the classic R-hat to mean
+ *  much. Values near 1 (below 1.01) say the superchains agree. NaN when superchains < 2 or
+ *  does not divide chains, or draws is NULL. Thread-safe, O(chains x draws). */
+RMC_API double rmc_nested_rhat(const double *draws, int64_t chains, int64_t draws_per_chain,
+                               int64_t superchains);
 
 /** The summary of one quantity from draws[chains][draws_per_chain] (chain-major,
  *  contiguous), written to out[RMC_SUM_COUNT] in rmc_summary_field order; the same
