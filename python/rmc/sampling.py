@@ -195,7 +195,7 @@ class Evaluator:
 
 
 def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=1,
-           sampler="nuts", target_accept=0.8, max_treedepth=10, step_size=1.0,
+           sampler="nuts", target_accept=None, max_treedepth=10, step_size=1.0,
            hmc_steps=16, init=None, init_radius=2.0, threads=0, backend="auto",
            adapt_metric=True, device=None, progress=True):
     """Draw from the posterior of ``model_spec`` given ``data``.
@@ -208,9 +208,12 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
             chain, keep every thin-th draw.
         seed: fixes every draw whatever the thread count; None draws one from os.urandom
             (recorded as ``fit.seed``).
-        sampler: "nuts" or "hmc" (static HMC with ``hmc_steps`` leapfrog steps).
-        target_accept, max_treedepth, step_size: dual-averaging target, NUTS depth limit,
-            initial step size.
+        sampler: "nuts", "hmc" (static HMC with ``hmc_steps`` leapfrog steps) or "chees"
+            (ChEES-HMC: every chain in lockstep with one jittered trajectory length,
+            adapted across chains; for many chains, at least 2).
+        target_accept, max_treedepth, step_size: dual-averaging target (None: 0.8, or for
+            "chees" 0.651, which applies to the harmonic mean of the chains' acceptance
+            probabilities), NUTS depth limit, initial step size.
         init: None (uniform in (-init_radius, init_radius) on the unconstrained scale), a
             dict of constrained parameter values for every chain, or a list of such
             dicts, one per chain. Parameters left out start at random.
@@ -254,6 +257,8 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
     config.seed = seed
     config.threads = threads
     config.max_depth = max_treedepth
+    if target_accept is None:
+        target_accept = 0.651 if sampler == "chees" else 0.8
     config.target_accept = float(target_accept)
     config.step_size = float(step_size)
     config.adapt_metric = 1 if adapt_metric else 0
