@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <math.h>
 
+#include "chees.h"
 #include "fit.h"
 #include "program.h"
 #include "sampler.h"
@@ -68,8 +69,13 @@ void rmc_config_default(rmc_config *c)
 
 static rmc_status check_config(const rmc_program *p, const rmc_config *c)
 {
-    if (c->sampler != RMC_SAMPLER_NUTS && c->sampler != RMC_SAMPLER_HMC)
+    if (c->sampler != RMC_SAMPLER_NUTS && c->sampler != RMC_SAMPLER_HMC &&
+        c->sampler != RMC_SAMPLER_CHEES)
         return rmc_fail(RMC_ERR_ARGUMENT, "sampler: unknown value %d", (int)c->sampler);
+    if (c->sampler == RMC_SAMPLER_CHEES && c->chains < 2)
+        return rmc_fail(RMC_ERR_ARGUMENT, "sampler chees adapts from statistics across "
+                        "chains and needs at least 2 chains (64 or more work best), got %lld",
+                        (long long)c->chains);
     if (c->backend != RMC_BACKEND_AUTO && c->backend != RMC_BACKEND_CPU &&
         c->backend != RMC_BACKEND_VULKAN)
         return rmc_fail(RMC_ERR_BACKEND, "backend: unknown value %d", (int)c->backend);
@@ -528,6 +534,105 @@ static rmc_status finish(struct run *r, double t0, rmc_fit **out)
     return RMC_OK;
 }
 
+/* ------------------------------------------------------------------ ChEES */
+
+struct chees_tick {
+    struct run *r;
+    double last;
+    struct vk_program *vk;
+    rmc_evaluator *cpu;    /* after a device failure under backend auto */
+};
+
+/* One batch of every chain's positions on the device. Under backend auto a failing device
+ * hands the rest of the run to the CPU evaluator, as the NUTS driver does; under an
+ * explicit vulkan request the run stops with the draws made so far. */
+static rmc_status chees_eval(void *ctx, int64_t batch, const double *x, double *lp,
+                             double *grad)
+{
+    struct chees_tick *t = ctx;
+    struct run *r = t->r;
+    rmc_status st;
+
+    if (!t->cpu) {
+        st = vk_program_eval(t->vk, batch, x, lp, grad);
+        if (st == RMC_OK || r->config->backend == RMC_BACKEND_VULKAN) {
+            r->backend_lost = st != RMC_OK;
+            return st;
+        }
+        snprintf(r->fit->backend_reason, sizeof r->fit->backend_reason, "auto: vulkan on %s "
+                 "failed midway (%s); the run finished on the CPU", vk_program_describe(t->vk),
+                 rmc_last_error());
+        rmc_log(RMC_LOG_WARN, "%s", r->fit->backend_reason);
+        st = rmc_evaluator_create(r->program, RMC_BACKEND_CPU, NULL, r->config->threads,
+                                  &t->cpu);
+        if (st != RMC_OK)
+            return st;
+        r->fit->backend = RMC_BACKEND_CPU;
+        snprintf(r->fit->device, sizeof r->fit->device, "%s", rmc_evaluator_device(t->cpu));
+    }
+    return rmc_evaluator_logp_grad(t->cpu, batch, x, lp, grad);
+}
+
+/* After each ChEES iteration: counters for the progress reports, which go out at most
+ * every 100 ms, and the caller's cancellation. */
+static int chees_tick(void *ctx, int64_t iterations, int64_t warmup_done, int64_t divergent,
+                      int64_t gradients)
+{
+    struct chees_tick *t = ctx;
+    struct run *r = t->r;
+    const rmc_config *c = r->config;
+
+    atomic_store(&r->iterations, iterations);
+    atomic_store(&r->warmup_done, warmup_done);
+    atomic_store(&r->divergent, divergent);
+    atomic_fetch_add(&r->gradients, gradients);
+    if (cancel_requested(c))
+        return 1;
+    if ((c->progress || c->progress_info) && rmc_now() - t->last >= 0.1) {
+        t->last = rmc_now();
+        return report_progress(r);
+    }
+    return 0;
+}
+
+static rmc_status sample_chees(struct run *r, struct vk_program *vk, double t0,
+                               rmc_fit **out)
+{
+    const rmc_config *c = r->config;
+    struct chees_tick tick = { .r = r, .last = rmc_now(), .vk = vk };
+    struct chees_hooks hooks = {
+        .tick = chees_tick, .eval_batch = vk ? chees_eval : NULL, .ctx = &tick,
+    };
+    int nthreads = c->threads ? c->threads : cores();
+    rmc_status st;
+
+    if (nthreads > c->chains)
+        nthreads = (int)c->chains;
+    atomic_init(&r->iterations, 0);
+    atomic_init(&r->gradients, 0);
+    atomic_init(&r->warmup_done, 0);
+    atomic_init(&r->divergent, 0);
+    atomic_init(&r->stop, 0);
+    r->fit->backend = vk ? RMC_BACKEND_VULKAN : RMC_BACKEND_CPU;
+    if (vk)
+        snprintf(r->fit->device, sizeof r->fit->device, "%s", vk_program_describe(vk));
+    else
+        snprintf(r->fit->device, sizeof r->fit->device, "cpu (%d thread%s)", nthreads,
+                 nthreads == 1 ? "" : "s");
+
+    st = chees_run(r->program, c, r->fit, nthreads, &hooks);
+    rmc_evaluator_free(tick.cpu);
+    if (st == RMC_ERR_CANCELLED) {
+        atomic_store(&r->stop, 1);
+    } else if (st != RMC_OK) {
+        r->error = st;
+        snprintf(r->message, sizeof r->message, "%s", rmc_last_error());
+    } else {
+        report_progress(r);
+    }
+    return finish(r, t0, out);
+}
+
 rmc_status rmc_sample(const rmc_program *p, const rmc_config *config, rmc_fit **out)
 {
     struct run r = { .program = p, .config = config };
@@ -551,6 +656,18 @@ rmc_status rmc_sample(const rmc_program *p, const rmc_config *config, rmc_fit **
     st = choose_backend(p, config, &vk, reason, sizeof reason);
     if (st != RMC_OK)
         return st;
+    if (config->sampler == RMC_SAMPLER_CHEES) {
+        r.fit = fit_create(p, config);
+        if (!r.fit) {
+            vk_program_free(vk);
+            return rmc_fail(RMC_ERR_NOMEM, "rmc_sample: out of memory for %lld chains x %lld "
+                            "draws", (long long)config->chains, (long long)config->draws);
+        }
+        snprintf(r.fit->backend_reason, sizeof r.fit->backend_reason, "%s", reason);
+        st = sample_chees(&r, vk, t0, out);
+        vk_program_free(vk);
+        return st;
+    }
 
     r.fit = fit_create(p, config);
     if (r.fit)
