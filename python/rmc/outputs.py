@@ -255,8 +255,10 @@ def read_csv(paths):
     """
     from .fit import FitResult
     files = _expand(paths)
-    chains = [_read_one(p) for p in files]
-    chains.sort(key=lambda ch: int(ch[0].get("id", 0) or 0))
+    pairs = sorted(((p, _read_one(p)) for p in files),
+                   key=lambda pc: int(pc[1][0].get("id", 0) or 0))
+    files = [p for p, _ in pairs]
+    chains = [ch for _, ch in pairs]
     config, columns = chains[0][0], chains[0][1]
     for p, ch in zip(files, chains):
         if ch[1] != columns:

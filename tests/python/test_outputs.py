@@ -121,8 +121,8 @@ def test_read_csv_rejects_mismatched_files(fit, tmp_path):
         text = f.read().replace(",mu,", ",nu,")
     with open(paths[1], "w") as f:
         f.write(text)
-    with pytest.raises(ValueError, match="columns differ"):
-        rmc.read_csv(paths)
+    with pytest.raises(ValueError, match="output_2.csv: its columns differ"):
+        rmc.read_csv(paths[::-1])     # named by its file whatever the order given
     with pytest.raises(ValueError, match="no CSV files"):
         rmc.read_csv(str(tmp_path / "nothing_*.csv"))
 
