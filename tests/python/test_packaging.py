@@ -101,8 +101,10 @@ def test_versions_agree():
     """The C library, the Python package metadata and the CMake project share a version."""
     assert rmc.__version__ == rmc.version()
     assert re.fullmatch(r"\d+\.\d+\.\d+", rmc.version())
-    with open(os.path.join(ROOT, "python", "pyproject.toml")) as f:
-        assert 'version = "%s"' % rmc.version() in f.read()
+    for project in (os.path.join(ROOT, "python", "pyproject.toml"),
+                    os.path.join(ROOT, "pyproject.toml")):
+        with open(project) as f:
+            assert 'version = "%s"' % rmc.version() in f.read(), project
     with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
         assert "VERSION %s" % rmc.version() in f.read()
 
@@ -122,23 +124,31 @@ def _can_build_wheels():
         return False
 
 
-def test_pip_install_finds_its_library_and_installs_the_command(tmp_path):
-    """`pip install ./python`, offline: the installed package loads the librmc.so shipped
-    inside it with no environment variable, and the `rmc` console script runs."""
+@pytest.mark.parametrize("where", ["./python", "."])
+def test_pip_install_finds_its_library_and_installs_the_command(tmp_path, where):
+    """`pip install ./python` and `pip install .` (the repository root), offline: the
+    installed package loads the librmc.so shipped inside it with no environment variable,
+    and the `rmc` console script runs."""
     if not _can_build_wheels():
         pytest.skip("pip cannot build a wheel offline here: install wheel "
                     "(scripts/install-deps.sh does)")
     built = os.path.realpath(rmc._lib.library_path)
+    # A copy of the checkout's layout (python/ and the root files next to build/), so that
+    # the checkout stays clean.
     shutil.copytree(os.path.join(ROOT, "python"), tmp_path / "python",
                     ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__",
                                                   "*.so"))
+    for name in ("pyproject.toml", "setup.py", "setup.cfg"):
+        shutil.copyfile(os.path.join(ROOT, name), tmp_path / name)
     os.makedirs(tmp_path / "build")
     shutil.copyfile(built, tmp_path / "build" / "librmc.so")
     site = tmp_path / "site"
     env = {k: v for k, v in os.environ.items() if k not in ("RMC_LIBRARY", "PYTHONPATH")}
     _run([sys.executable, "-m", "pip", "install", "--quiet", "--no-build-isolation",
-          "--no-deps", "--no-index", "--target", str(site), "./python"],
+          "--no-deps", "--no-index", "--target", str(site), where],
          cwd=str(tmp_path), env=env)
+    # setuptools' scratch space stays out of CMake's build/.
+    assert sorted(os.listdir(tmp_path / "build")) == ["librmc.so"]
     env["PYTHONPATH"] = str(site)
     out = _run([sys.executable, "-c", "import rmc; print(rmc._lib.library_path, "
                 "rmc.__version__)"], cwd=str(tmp_path), env=env)
