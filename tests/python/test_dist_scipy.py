@@ -357,6 +357,20 @@ def test_probability_and_unit_data_checked_at_bind():
         program(beta, {"x": np.array([0.3, 0.5, 1.0])})
 
 
+def test_bad_data_in_an_lpdf_expression_stops_at_init():
+    # A statement checks its data when bound (above); an lpdf expression follows "outside
+    # the support is -inf" instead, so a negative count there makes every point -inf and
+    # sampling stops before it starts, naming the statement (docs/models.md).
+    def poisson_lpdf(b):
+        b.target(rmc.Poisson(b.param("lam", lower=0)).logpdf(b.data("y", dtype=int)))
+    p = program(poisson_lpdf, {"y": np.array([3, -2, 1])})
+    assert p.logp_grad(np.array([0.0]))[0] == -np.inf
+    b = rmc.ModelBuilder()
+    poisson_lpdf(b)
+    with pytest.raises(rmc.RmcError, match=r"RMC_ERR_INIT.*target statement.*-inf"):
+        rmc.sample(b.build(), {"y": np.array([3, -2, 1])}, chains=1, warmup=5, draws=5,
+                   progress=False)
+
 def test_python_checks_numeric_arguments():
     with pytest.raises(ValueError, match="p must lie in"):
         rmc.Binomial(10, 1.5)
