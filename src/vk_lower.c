@@ -17,6 +17,12 @@
  * "not supported on the Vulkan backend yet: <what>", so new ops can never run wrongly here:
  * the automatic backend then falls back to the CPU.
  *
+ * Scans are a loop over their step's instructions, lowered like the main program, with a
+ * tape of the step's values in the workspace. Linear algebra, correlation factors and
+ * distributions over rows call fixed functions (shaders/linalg.glsl, transforms.glsl,
+ * rowdists.glsl) on the chain's first thread: they are sequential loops over small
+ * matrices, transcribed from linalg.c, transform.c and dist.c.
+ *
  * Data values are never baked into the source: they go to the data buffer, so the source,
  * and the SPIR-V cached for it, depend only on the model's structure and sizes. */
 #include "vk.h"
@@ -130,10 +136,11 @@ static const char *find_row_dist(int32_t dist)
     return NULL;
 }
 
-/* Whether instruction id is a statement over rows. */
-static int row_statement(const rmc_program *p, int32_t id)
+/* Whether instruction id is a statement or an expression over rows. */
+static int over_rows(const rmc_program *p, int32_t id)
 {
-    return p->inst[id].kind == NODE_TILDE && find_row_dist(p->inst[id].op) != NULL;
+    return (p->inst[id].kind == NODE_TILDE || p->inst[id].kind == NODE_LPDF) &&
+           find_row_dist(p->inst[id].op) != NULL;
 }
 
 static const struct op_rule *find_op(int32_t op)
@@ -1290,11 +1297,15 @@ static void backward_scan(struct gen *g, int32_t id)
 
 /* ------------------------------------------------------------------ rows */
 
-/* A statement over rows: its rowdists.glsl function adds the log density and every
- * partial, on the chain's first thread, with the sizes binding laid out (dist.c's aux). */
-static void forward_rows(struct gen *g, int32_t id)
+/* A distribution over rows, on the chain's first thread, with the sizes binding laid out
+ * (dist.c's aux): a statement adds its log density and every partial (mode MV_STATEMENT);
+ * an expression writes a log density per row (MV_VALUES), and its reverse sweep passes
+ * partials weighted by the rows' adjoints (MV_PARTIALS). */
+static void emit_rows(struct gen *g, int32_t id, const char *mode)
 {
     const struct inst *in = I(g, id);
+    const long long o = in->kind == NODE_LPDF ? (long long)g->off[id] : 0;
+    const char *acc = strcmp(mode, "MV_STATEMENT") ? "" : "lp_acc += ";
     const long long rows = (long long)in->aux[MV_ROWS], k = (long long)in->aux[MV_K];
     const long long step = (long long)in->aux[MV_STEP], rs = (long long)in->aux[MV_ROW_STEP];
     const long long c0 = la_code(g, in->in[0]), c1 = la_code(g, in->in[1]);
@@ -1302,20 +1313,22 @@ static void forward_rows(struct gen *g, int32_t id)
     out(g, "    if (start == 0u)\n");
     switch (in->op) {
     case RMC_DIST_CATEGORICAL_LOGIT:
-        out(g, "        lp_acc += mv_categorical_logit(%lldu, %du, %lldu, %lldu, %lldu, %lldu);\n",
-            c0, I(g, in->in[0])->n > 1, c1, (long long)I(g, in->in[0])->n, k, rs);
+        out(g, "        %smv_categorical_logit(%lldu, %du, %lldu, %lldu, %lldu, %lldu, %s, "
+            "%lldu);\n", acc, c0, I(g, in->in[0])->n > 1, c1, (long long)I(g, in->in[0])->n,
+            k, rs, mode, o);
         break;
     case RMC_DIST_MULTI_NORMAL_CHOLESKY:
-        out(g, "        lp_acc += mv_multi_normal_cholesky(%lldu, %lldu, %lldu, %lldu, %lldu, "
-            "%lldu, %lldu, %lldu);\n", c0, c1, la_code(g, in->in[2]), rows, k, step, rs,
-            (long long)g->xws[id]);
+        out(g, "        %smv_multi_normal_cholesky(%lldu, %lldu, %lldu, %lldu, %lldu, %lldu, "
+            "%lldu, %lldu, %s, %lldu);\n", acc, c0, c1, la_code(g, in->in[2]), rows, k, step,
+            rs, (long long)g->xws[id], mode, o);
         break;
     case RMC_DIST_DIRICHLET:
-        out(g, "        lp_acc += mv_dirichlet(%lldu, %lldu, %lldu, %lldu, %lldu, %lldu);\n", c0,
-            c1, rows, k, step, rs);
+        out(g, "        %smv_dirichlet(%lldu, %lldu, %lldu, %lldu, %lldu, %lldu, %s, %lldu);\n",
+            acc, c0, c1, rows, k, step, rs, mode, o);
         break;
     case RMC_DIST_LKJ_CORR_CHOLESKY:
-        out(g, "        lp_acc += mv_lkj_corr_cholesky(%lldu, %lldu, %lldu);\n", c0, c1, k);
+        out(g, "        %smv_lkj_corr_cholesky(%lldu, %lldu, %lldu, %s, %lldu);\n", acc, c0, c1,
+            k, mode, o);
         break;
     }
     out(g, "    SYNC();\n");
@@ -1380,11 +1393,7 @@ static void prepare(struct gen *g, int32_t id)
     case NODE_LPDF:
     case NODE_TILDE:
         if (find_row_dist(in->op)) {
-            /* TODO: as an expression, a log density per row with adjoint-weighted partials;
-             * the rowdists.glsl functions would take a weight per row. */
-            if (in->kind == NODE_LPDF)
-                unsupported(g, "%s as a log-density expression", dist_info(in->op)->name);
-            else if (!in->aux)
+            if (!in->aux)
                 unsupported(g, "%s without its row layout", dist_info(in->op)->name);
             return;
         }
@@ -1479,7 +1488,12 @@ static void forward_one(struct gen *g, int32_t id, int32_t *members)
         else
             forward_elementwise(g, id);
         break;
-    case NODE_LPDF: forward_elementwise(g, id); break;
+    case NODE_LPDF:
+        if (find_row_dist(in->op))
+            emit_rows(g, id, "MV_VALUES");
+        else
+            forward_elementwise(g, id);
+        break;
     case NODE_GATHER: forward_gather(g, id); break;
     case NODE_SLICE: forward_slice(g, id); break;
     case NODE_MATVEC: forward_matvec(g, id); break;
@@ -1487,8 +1501,8 @@ static void forward_one(struct gen *g, int32_t id, int32_t *members)
     case NODE_LINALG: forward_linalg(g, id); break;
     case NODE_SCAN: forward_scan(g, id, members); break;
     case NODE_TILDE:
-        if (row_statement(g->p, id))
-            forward_rows(g, id);
+        if (over_rows(g->p, id))
+            emit_rows(g, id, "MV_STATEMENT");
         else
             forward_statement(g, id, members);
         break;
@@ -1513,7 +1527,12 @@ static void backward_one(struct gen *g, int32_t id)
         else
             backward_elementwise(g, id);
         break;
-    case NODE_LPDF: backward_elementwise(g, id); break;
+    case NODE_LPDF:
+        if (find_row_dist(in->op))
+            emit_rows(g, id, "MV_PARTIALS");
+        else
+            backward_elementwise(g, id);
+        break;
     case NODE_GATHER: backward_gather(g, id); break;
     case NODE_SLICE: backward_slice(g, id); break;
     case NODE_MATVEC: backward_matvec(g, id); break;
@@ -1623,7 +1642,7 @@ static int64_t loop_trips(const rmc_program *p, const int32_t *list, int32_t cou
             most = t > most ? t : most;
             continue;
         }
-        if (row_statement(p, list[k]) && in->aux) {
+        if (over_rows(p, list[k]) && in->aux) {
             /* one thread: rows of K, a K x K triangle per row for the normal */
             const int64_t rows = (int64_t)in->aux[MV_ROWS], kk = (int64_t)in->aux[MV_K];
 
@@ -1733,7 +1752,7 @@ rmc_status vk_lower(const rmc_program *p, int f64, uint32_t lanes, struct vk_low
     for (int32_t k = 0; k < p->n_dyn; k++) {
         const struct inst *in = &p->inst[p->dyn[k]];
 
-        if ((in->kind != NODE_TILDE && in->kind != NODE_TARGET) || row_statement(p, p->dyn[k]))
+        if ((in->kind != NODE_TILDE && in->kind != NODE_TARGET) || over_rows(p, p->dyn[k]))
             continue;
         g.region = p->dyn[k];
         g.fused += collect_members(&g, p->dyn[k], p->inst[in->in[0]].n, members, 0);
@@ -1779,8 +1798,8 @@ rmc_status vk_lower(const rmc_program *p, int f64, uint32_t lanes, struct vk_low
         } else if (in->kind == NODE_LINALG && la_scratch(in) > 0) {
             g.xws[k] = g.ws;
             g.ws += la_scratch(in);
-        } else if (in->kind == NODE_TILDE && in->op == RMC_DIST_MULTI_NORMAL_CHOLESKY &&
-                   in->aux) {
+        } else if ((in->kind == NODE_TILDE || in->kind == NODE_LPDF) &&
+                   in->op == RMC_DIST_MULTI_NORMAL_CHOLESKY && in->aux) {
             g.xws[k] = g.ws; /* z and a of one row */
             g.ws += 2 * (int64_t)in->aux[MV_K];
         } else if (in->kind == NODE_PARAM && transform_scratch(in) > 0) {

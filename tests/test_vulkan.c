@@ -295,8 +295,9 @@ static void m_corr(rmc_model *m, int variant)
 }
 
 /* The distributions over rows, parameters in every argument: categorical_logit (shared
- * logits), multi_normal_cholesky with a parameter factor, dirichlet with parameter
- * concentrations, lkj_corr_cholesky with a parameter shape. */
+ * logits; as a statement and as an expression), multi_normal_cholesky with a parameter
+ * factor, dirichlet with parameter concentrations, lkj_corr_cholesky with a parameter
+ * shape. */
 static void m_rows(rmc_model *m, int variant)
 {
     rmc_node lg = param(m, "lg", 3, RMC_NONE, RMC_NONE), l, s, v, mu, dp, th, al, eta;
@@ -321,6 +322,10 @@ static void m_rows(rmc_model *m, int variant)
     tilde(m, RMC_DIST_EXPONENTIAL, al, 1, (rmc_node[]){ konst(m, 1.0) });
     OK(rmc_param_transform(m, "th", 1, (int64_t[]){ 3 }, NULL, RMC_TRANSFORM_SIMPLEX, &th));
     tilde(m, RMC_DIST_DIRICHLET, th, 1, &al);
+    /* categorical_logit as an expression: one log density per observation */
+    OK(rmc_lpdf(m, RMC_DIST_CATEGORICAL_LOGIT, field(m, "idx", RMC_INT64), 1, &lg, &v));
+    OK(rmc_op1(m, RMC_OP_LOG_SUM_EXP, v, &v));
+    OK(rmc_target(m, v));
 }
 
 static void m_mixture(rmc_model *m, int variant)

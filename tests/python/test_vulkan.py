@@ -257,6 +257,10 @@ def _rows_model():
     b.observe(b.data("S"), rmc.Dirichlet(am))
     b.observe(b.data("S"), rmc.Dirichlet(alpha))
     b.tilde(th, rmc.Dirichlet(alpha * 1.5))
+    # categorical_logit as a log-density expression too (the others have none): a value
+    # per observation, partials weighted by its adjoint
+    b.target(rmc.log_sum_exp(rmc.CategoricalLogit(lgm).logpdf(b.data("c", dtype=int))))
+    b.target(rmc.CategoricalLogit(lg).logpdf(b.data("c", dtype=int)) * rmc.exp(lg[0]))
     return b.build()
 
 
