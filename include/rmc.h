@@ -467,6 +467,15 @@ typedef struct rmc_progress_info {
  *  run; return non-zero to cancel. */
 typedef int (*rmc_progress_info_fn)(const rmc_progress_info *info, void *user);
 
+/** Kept draws handed to the caller chunk by chunk, in draw order, from the thread that
+ *  called rmc_sample(): draws [first, first + count) of every chain, as
+ *  values[chains][count][columns] (the fit's columns) and stats[chains][count][RMC_STAT_COUNT].
+ *  The arrays belong to the library and are valid during the call only. Return non-zero to
+ *  stop the run; it then ends as a cancellation (RMC_ERR_CANCELLED), every draw made before
+ *  having been delivered. */
+typedef int (*rmc_draws_fn)(int64_t first, int64_t count, int64_t chains, int64_t columns,
+                            const double *values, const double *stats, void *user);
+
 /* Sampler settings. Fill with rmc_config_default(), then change what you need. */
 typedef struct rmc_config {
     int32_t sampler;        /* rmc_sampler; RMC_SAMPLER_NUTS                           */
@@ -494,6 +503,15 @@ typedef struct rmc_config {
     const volatile int32_t *cancel; /* NULL, or a flag: non-zero stops the run soon   */
     rmc_progress_info_fn progress_info; /* NULL, or a fuller progress callback, given
                                          * progress_user; may be set with progress  */
+    /* The memory plan. By default the fit keeps every kept draw (chains x draws x
+     * columns doubles, refused up front when absurd); thin keeps fewer. With draws_fn
+     * (sampler ChEES only, for now), the draws are also streamed chunk by chunk, and
+     * keep_draws = 0 keeps none in the fit, so that memory stays bounded by the chunk
+     * whatever chains x draws. */
+    rmc_draws_fn draws_fn;   /* NULL, or receives the kept draws chunk by chunk         */
+    void *draws_user;
+    int64_t chunk_draws;     /* draws per chunk, >= 0; 0: as many as fit in 64 MiB      */
+    int32_t keep_draws;      /* 1: the fit keeps the draws; 0 (needs draws_fn): not; 1  */
 } rmc_config;
 
 /* The cancel flag is read atomically (__atomic_load_n, relaxed) by the thread in

@@ -89,6 +89,11 @@ struct chees {
     struct dual_avg *da_chain; /* [n]                                                    */
     double *inv_metric;    /* [d] */
 
+    /* streaming (config->draws_fn): draws [chunk_first, chunk_first + chunk_rows) of every
+     * chain, [n][chunk_rows][columns] and [n][chunk_rows][RMC_STAT_COUNT] */
+    double *chunk_values, *chunk_stats;
+    int64_t chunk_rows, chunk_first;
+
     /* the batched path (a device): momenta, gradients, log densities, starting energies
      * and steps taken (-1 while moving) of every chain; positions are in x1 */
     const struct chees_hooks *hooks;
@@ -239,14 +244,15 @@ static double da_learn(struct dual_avg *a, double target, double accept)
     return exp(x);
 }
 
-static void write_draw(struct slice *s, int64_t i)
+/* Chain i's draw into row `row` of arrays holding `rows` draws per chain. */
+static void write_row(struct slice *s, int64_t i, double *values, double *stats, int64_t rows,
+                      int64_t row)
 {
     struct chees *c = s->c;
-    struct rmc_fit *f = c->fit;
-    double *st = f->stats + (i * f->draws + c->draw) * RMC_STAT_COUNT;
+    double *st = stats + (i * rows + row) * RMC_STAT_COUNT;
 
     program_columns(c->program, s->ws, c->q + i * c->d,
-                    f->values + (i * f->draws + c->draw) * f->columns);
+                    values + (i * rows + row) * c->fit->columns);
     st[RMC_STAT_LP] = c->lp[i];
     st[RMC_STAT_ACCEPT] = c->accept[i];
     st[RMC_STAT_STEP_SIZE] = c->eps;
@@ -254,6 +260,19 @@ static void write_draw(struct slice *s, int64_t i)
     st[RMC_STAT_N_LEAPFROG] = c->steps_taken[i];
     st[RMC_STAT_DIVERGENT] = c->divergent[i];
     st[RMC_STAT_ENERGY] = c->energy[i];
+}
+
+/* The kept draw of chain i: into the fit, and into the chunk being streamed. */
+static void write_draw(struct slice *s, int64_t i)
+{
+    struct chees *c = s->c;
+    struct rmc_fit *f = c->fit;
+
+    if (f->draws > 0)
+        write_row(s, i, f->values, f->stats, f->draws, c->draw);
+    if (c->chunk_values)
+        write_row(s, i, c->chunk_values, c->chunk_stats, c->chunk_rows,
+                  c->draw - c->chunk_first);
     c->kept[i] = c->draw + 1;
 }
 
@@ -633,6 +652,7 @@ static void free_all(struct chees *c, struct adapt *a)
         free(c->slices[t].p);
     }
     free(c->slices);
+    free(c->chunk_values);
     free(c->bp);
     free(c->taken);
     free(c->q);
@@ -660,6 +680,20 @@ static rmc_status allocate(struct chees *c, struct adapt *a)
     c->inv_metric = rmc_calloc((size_t)d, sizeof(double));
     a->var_sum = rmc_calloc((size_t)(3 * d), sizeof(double));
     c->slices = rmc_calloc((size_t)c->nthreads, sizeof *c->slices);
+    if (c->config->draws_fn) {
+        const int64_t row = c->fit->columns + RMC_STAT_COUNT;
+        int64_t rows = c->config->chunk_draws;
+
+        if (rows == 0) /* about 64 MiB of doubles */
+            rows = ((int64_t)1 << 23) / (n * row > 0 ? n * row : 1);
+        rows = rows < 1 ? 1 : rows > c->config->draws ? c->config->draws : rows;
+        c->chunk_rows = rows;
+        c->chunk_values = rmc_calloc((size_t)(n * rows), (size_t)row * sizeof(double));
+        if (!c->chunk_values)
+            return rmc_fail(RMC_ERR_NOMEM, "chees: out of memory for a chunk of %lld draws of "
+                            "%lld chains", (long long)rows, (long long)n);
+        c->chunk_stats = c->chunk_values + n * rows * c->fit->columns;
+    }
     if (c->hooks && c->hooks->eval_batch) {
         c->bp = rmc_calloc((size_t)(2 * n * d + 2 * n), sizeof(double));
         c->taken = rmc_calloc((size_t)n, sizeof *c->taken);
@@ -736,6 +770,33 @@ static void report(const struct chees *c, const struct adapt *a, int64_t k, doub
             exp(a->log_tbar), grad, harmonic_accept(c), (long long)c->steps);
 }
 
+/* Hand the draws of the chunk made so far to the caller's draws_fn, and start the next
+ * chunk. Returns non-zero when the caller asks to stop. */
+static int flush(struct chees *c, int64_t upto)
+{
+    const rmc_config *cfg = c->config;
+    const int64_t count = upto - c->chunk_first, rows = c->chunk_rows;
+    int stop;
+
+    if (!c->chunk_values || count <= 0)
+        return 0;
+    if (count < rows) { /* a last, short chunk: pack each chain's rows together */
+        const int64_t cols = c->fit->columns;
+
+        for (int64_t i = 1; i < c->n; i++) {
+            memmove(c->chunk_values + i * count * cols, c->chunk_values + i * rows * cols,
+                    (size_t)(count * cols) * sizeof(double));
+            memmove(c->chunk_stats + i * count * RMC_STAT_COUNT,
+                    c->chunk_stats + i * rows * RMC_STAT_COUNT,
+                    (size_t)(count * RMC_STAT_COUNT) * sizeof(double));
+        }
+    }
+    stop = cfg->draws_fn(c->chunk_first, count, c->n, c->fit->columns, c->chunk_values,
+                         c->chunk_stats, cfg->draws_user) != 0;
+    c->chunk_first = upto;
+    return stop;
+}
+
 /* Warmup and sampling, iteration by iteration, from the calling thread. */
 static rmc_status iterate(struct chees *c, struct adapt *a, const struct chees_hooks *hooks)
 {
@@ -776,6 +837,8 @@ static rmc_status iterate(struct chees *c, struct adapt *a, const struct chees_h
 
         for (int64_t i = 0; c->keep && i < c->n; i++)
             divergent += c->divergent[i];
+        if (c->keep && c->draw + 1 - c->chunk_first == c->chunk_rows && flush(c, c->draw + 1))
+            return RMC_ERR_CANCELLED;
         if (c->adapting) {
             const double grad = chees_gradient(c, a, u);
 
@@ -812,11 +875,15 @@ static rmc_status iterate(struct chees *c, struct adapt *a, const struct chees_h
             for (int t = 0; t < c->nthreads; t++)
                 gradients += c->slices[t].gradients;
             if (hooks->tick(hooks->ctx, (k + 1) * c->n, (k < warmup ? k + 1 : warmup) * c->n,
-                            divergent, gradients - gradients_before))
+                            divergent, gradients - gradients_before)) {
+                flush(c, c->kept[0]); /* what was drawn is delivered, never lost */
                 return RMC_ERR_CANCELLED;
+            }
             gradients_before = gradients;
         }
     }
+    if (flush(c, c->kept[0]))
+        return RMC_ERR_CANCELLED;
     return RMC_OK;
 }
 
@@ -851,7 +918,7 @@ rmc_status chees_run(const rmc_program *program, const rmc_config *config,
         for (int t = 0; t < c.nthreads; t++)
             fit->gradients += c.slices[t].gradients;
         for (int64_t i = 0; i < c.n; i++) {
-            fit->completed[i] = c.kept[i];
+            fit->completed[i] = fit->draws > 0 ? c.kept[i] : 0;
             fit->step_size[i] = c.eps;
             memcpy(fit->inv_metric + i * c.d, c.inv_metric, (size_t)c.d * sizeof(double));
         }

@@ -14,12 +14,13 @@
 struct rmc_fit *fit_create(const rmc_program *p, const rmc_config *config)
 {
     struct rmc_fit *f = rmc_calloc(1, sizeof *f);
-    int64_t rows = rmc_mul_size(config->chains, config->draws);
+    const int64_t kept = config->keep_draws ? config->draws : 0; /* 0: streamed only */
+    int64_t rows = rmc_mul_size(config->chains, kept);
 
     if (!f || rows < 0)
         goto fail;
     f->chains = config->chains;
-    f->draws = config->draws;
+    f->draws = kept;
     f->columns = p->n_columns;
     f->dim = p->dim;
     f->values = rmc_calloc((size_t)rows, (size_t)p->n_columns * sizeof(double));

@@ -65,6 +65,7 @@ void rmc_config_default(rmc_config *c)
     c->init_radius = 2.0;
     c->init = NULL;
     c->init_tries = 100;
+    c->keep_draws = 1;
 }
 
 static rmc_status check_config(const rmc_program *p, const rmc_config *c)
@@ -72,6 +73,15 @@ static rmc_status check_config(const rmc_program *p, const rmc_config *c)
     if (c->sampler != RMC_SAMPLER_NUTS && c->sampler != RMC_SAMPLER_HMC &&
         c->sampler != RMC_SAMPLER_CHEES)
         return rmc_fail(RMC_ERR_ARGUMENT, "sampler: unknown value %d", (int)c->sampler);
+    if (c->draws_fn && c->sampler != RMC_SAMPLER_CHEES)
+        return rmc_fail(RMC_ERR_ARGUMENT, "draws_fn: streaming draws works with sampler "
+                        "chees only for now (NUTS and HMC keep them in the fit)");
+    if (!c->keep_draws && !c->draws_fn)
+        return rmc_fail(RMC_ERR_ARGUMENT, "keep_draws = 0 needs a draws_fn to receive the "
+                        "draws, or they would be lost");
+    if (c->chunk_draws < 0)
+        return rmc_fail(RMC_ERR_ARGUMENT, "chunk_draws must be 0 (automatic) or more, got %lld",
+                        (long long)c->chunk_draws);
     if (c->sampler == RMC_SAMPLER_CHEES && c->chains < 2)
         return rmc_fail(RMC_ERR_ARGUMENT, "sampler chees adapts from statistics across "
                         "chains and needs at least 2 chains (64 or more work best), got %lld",
@@ -127,8 +137,9 @@ static rmc_status check_config(const rmc_program *p, const rmc_config *c)
     }
 
     /* Refuse absurd output sizes before allocating anything: 2^36 doubles is 512 GiB. */
-    if (rmc_mul_size(rmc_mul_size(c->chains, c->draws), p->n_columns + RMC_STAT_COUNT) < 0 ||
-        c->chains * c->draws * (p->n_columns + RMC_STAT_COUNT) > ((int64_t)1 << 36))
+    if (c->keep_draws &&
+        (rmc_mul_size(rmc_mul_size(c->chains, c->draws), p->n_columns + RMC_STAT_COUNT) < 0 ||
+         c->chains * c->draws * (p->n_columns + RMC_STAT_COUNT) > ((int64_t)1 << 36)))
         return rmc_fail(RMC_ERR_NOMEM, "%lld chains x %lld draws x %lld columns would need "
                         "more memory than any machine has", (long long)c->chains,
                         (long long)c->draws, (long long)p->n_columns);

@@ -128,6 +128,11 @@ class ProgressInfo(Structure):
 
 # typedef int (*rmc_progress_info_fn)(const rmc_progress_info *info, void *user);
 PROGRESS_INFO_FN = CFUNCTYPE(c_int, POINTER(ProgressInfo), c_void_p)
+# typedef int (*rmc_draws_fn)(int64_t first, int64_t count, int64_t chains,
+#                             int64_t columns, const double *values, const double *stats,
+#                             void *user);
+DRAWS_FN = CFUNCTYPE(c_int, c_int64, c_int64, c_int64, c_int64, POINTER(c_double),
+                     POINTER(c_double), c_void_p)
 
 
 class Config(Structure):
@@ -155,6 +160,10 @@ class Config(Structure):
         ("progress_user", c_void_p),
         ("cancel", POINTER(c_int32)),        # const volatile int32_t *
         ("progress_info", PROGRESS_INFO_FN),
+        ("draws_fn", DRAWS_FN),
+        ("draws_user", c_void_p),
+        ("chunk_draws", c_int64),
+        ("keep_draws", c_int32),
     ]
 
 

@@ -236,7 +236,7 @@ class FitResult:
                        "reparameterise." % (self.num_divergent, total,
                                             100.0 * self.num_divergent / total))
         rhat = self._summary[:, _lib.SUMMARY_FIELDS.index("rhat")]
-        high = [n for n, r in zip(self.column_names, rhat) if not r <= 1.01]
+        high = [n for n, r in zip(self.column_names, rhat) if not r <= 1.01] if total else []
         if high:
             shown = ", ".join(high[:8]) + (", ..." if len(high) > 8 else "")
             out.append("R-hat above 1.01 (or undefined) for %d column(s): %s; the chains "
@@ -250,6 +250,11 @@ class FitResult:
         return out
 
     def __str__(self):
+        if self.num_draws == 0 and not self.cancelled:
+            return ("%d chains (warmup %d, thin %d, %s), %d gradient evaluations, %.2f s, "
+                    "seed %d: the draws were streamed to keep(), the fit holds none"
+                    % (self.chains, self.num_warmup, self.thin, self.sampler,
+                       self.gradient_evals, self.seconds, self.seed))
         s = self.summary()
         width = max([len("name")] + [len(n) for n in s["name"]])
         head = ("%-*s %10s %10s %10s %10s %10s %9s %9s %9s %7s"

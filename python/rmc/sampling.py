@@ -61,6 +61,27 @@ def _init_points(program, init, chains, seed, radius):
     return points
 
 
+def _draws_callback(keep, program, errors):
+    """A C rmc_draws_fn calling ``keep(first, draws, stats)`` with numpy copies; an
+    exception is kept in ``errors`` and stops the run."""
+    variables = [(name, tuple(shape), int(first)) for name, shape, first in program.variables]
+
+    def on_draws(first, count, chains, columns, values, stats, user):
+        try:
+            v = np.ctypeslib.as_array(values, shape=(chains, count, columns)).copy()
+            s = np.ctypeslib.as_array(stats, shape=(chains, count, len(_lib.STAT_NAMES)))
+            draws = {name: v[:, :, f:f + int(np.prod(shape))].reshape((chains, count) + shape)
+                     for name, shape, f in variables}
+            keep(int(first), draws, {n: s[:, :, k].copy()
+                                     for k, n in enumerate(_lib.STAT_NAMES)})
+            return 0
+        except BaseException as exc:   # KeyboardInterrupt included: stop, raise later
+            errors.append(exc)
+            return 1
+
+    return _lib.DRAWS_FN(on_draws)
+
+
 def _run(program, config):
     """Call rmc_sample on a worker thread, so that Ctrl-C can cancel the run.
 
@@ -197,7 +218,7 @@ class Evaluator:
 def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=1,
            sampler="nuts", target_accept=None, max_treedepth=10, step_size=1.0,
            hmc_steps=16, init=None, init_radius=2.0, threads=0, backend="auto",
-           adapt_metric=True, device=None, progress=True):
+           adapt_metric=True, device=None, progress=True, keep="all", chunk_draws=0):
     """Draw from the posterior of ``model_spec`` given ``data``.
 
     Args:
@@ -225,6 +246,14 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
         device: which Vulkan device: an index into :func:`rmc.devices` or part of its
             name. CPU-type devices (lavapipe) are used only when named here or in the
             RMC_VULKAN_DEVICE environment variable.
+        keep: the memory plan. "all" keeps every kept draw in the fit; "thin:K" keeps every
+            K-th (the same as ``thin=K``); a callable ``keep(first, draws, stats)`` receives
+            the draws chunk by chunk instead (draws ``first`` to ``first + count - 1`` of
+            every chain: ``draws`` maps each variable to an array (chains, count, *shape),
+            ``stats`` each statistic to (chains, count)), and the fit keeps none, so memory
+            stays bounded whatever chains x draws (sampler "chees" only, for now). An
+            exception in the callable stops the run and is raised after it.
+        chunk_draws: draws per chunk for a callable ``keep``; 0 sizes chunks to 64 MiB.
         progress: show a progress bar on stderr (phase, draws, draws per second,
             divergences so far): True uses tqdm when it is installed and a small built-in
             bar otherwise; "text" or "tqdm" pick one; False shows none.
@@ -264,6 +293,22 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
     config.adapt_metric = 1 if adapt_metric else 0
     config.hmc_steps = hmc_steps
     config.init_radius = float(init_radius)
+    streamed = []
+    if callable(keep):
+        config.draws_fn = streamed_draws = _draws_callback(keep, program, streamed)
+        config.keep_draws = 0
+        config.chunk_draws = _count(chunk_draws, "chunk_draws", 0)
+    elif isinstance(keep, str) and keep.startswith("thin:"):
+        try:
+            k = int(keep[5:])
+        except ValueError:
+            k = 0
+        if k < 1 or (thin != 1 and thin != k):
+            raise ValueError("keep=%r: expected \"thin:K\" with K a positive integer "
+                             "(and thin left at 1 or equal to K)" % keep)
+        config.thin = thin = k
+    elif keep != "all":
+        raise ValueError("keep must be \"all\", \"thin:K\" or a callable, got %r" % (keep,))
     points = _init_points(program, init, chains, seed, float(init_radius))
     config.init = _lib.as_dbl_p(points)
     cancel = (ctypes.c_int32 * 1)(0)
@@ -287,6 +332,8 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
     finally:
         if bar is not None:
             bar.close(interrupted=bool(cancel[0]))
+    if streamed:     # the callable raised: the run stopped there
+        raise streamed[0]
     # A device lost under backend="vulkan" still returns the draws made so far.
     partial = status == _lib.RMC_ERR_BACKEND and fit.value
     if status not in (_lib.RMC_OK, _lib.RMC_ERR_CANCELLED) and not partial:
