@@ -592,6 +592,13 @@ RMC_API const char *rmc_fit_backend_reason(const rmc_fit *fit);
 RMC_API int64_t rmc_fit_num_gradients(const rmc_fit *fit);
 RMC_API double rmc_fit_seconds(const rmc_fit *fit);
 
+/* Lockstep batches (a device): the share of the batch slots that held no useful
+ * evaluation, because a chain had finished its trajectory (NUTS) or stopped at a
+ * divergence (ChEES) while others went on. With the device's batch as wide as the chains,
+ * this is the share of the device's gradient work wasted. NaN for runs on CPU threads,
+ * where chains never wait for each other's evaluations. */
+RMC_API double rmc_fit_idle_fraction(const rmc_fit *fit);
+
 /* Summary of every column, written to out[columns][RMC_SUM_COUNT]: mean, sd, 5/50/95%
  * quantiles, MCSE of the mean, bulk and tail ESS, rank-normalised split R-hat (Vehtari et
  * al. 2021), over completed draws. */

@@ -387,6 +387,9 @@ static rmc_status batched(struct chees *c)
             }
         }
         c->slices[0].gradients += n;
+        c->fit->batch_slots += n;
+        for (int64_t i = 0; i < n; i++)
+            c->fit->batch_used += c->taken[i] < 0;
         st = c->hooks->eval_batch(c->hooks->ctx, n, x, c->blp, gx);
         if (st != RMC_OK) {
             c->error = st;

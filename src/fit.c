@@ -69,6 +69,13 @@ const double *rmc_fit_stats(const rmc_fit *f) { return f ? f->stats : NULL; }
 int64_t rmc_fit_num_gradients(const rmc_fit *f) { return f ? f->gradients : -1; }
 double rmc_fit_seconds(const rmc_fit *f) { return f ? f->seconds : NAN; }
 
+double rmc_fit_idle_fraction(const rmc_fit *f)
+{
+    if (!f || f->batch_slots <= 0)
+        return NAN;
+    return 1.0 - (double)f->batch_used / (double)f->batch_slots;
+}
+
 int32_t rmc_fit_backend(const rmc_fit *f) { return f ? f->backend : -1; }
 const char *rmc_fit_device(const rmc_fit *f) { return f ? f->device : ""; }
 const char *rmc_fit_backend_reason(const rmc_fit *f) { return f ? f->backend_reason : ""; }

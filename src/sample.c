@@ -455,6 +455,8 @@ static void run_batched(struct run *r, struct vk_program *vk)
         if (m == 0 || batch_eval(r, &b, vk, m) != 0)
             break;
         evals++;
+        f->batch_slots += n;
+        f->batch_used += m;
         batch_resume(r, &b, m);
 
         if (cancel_requested(cfg))

@@ -379,6 +379,8 @@ _bind("rmc_fit_adaptation", _status, _fit_p, c_int64, _dbl_p, _dbl_p)
 _bind("rmc_fit_num_gradients", c_int64, _fit_p)
 # double rmc_fit_seconds(const rmc_fit *fit);
 _bind("rmc_fit_seconds", c_double, _fit_p)
+# double rmc_fit_idle_fraction(const rmc_fit *fit);
+_bind("rmc_fit_idle_fraction", c_double, _fit_p)
 # rmc_status rmc_fit_summary(const rmc_fit *fit, double *out);
 _bind("rmc_fit_summary", _status, _fit_p, _dbl_p)
 # const char *rmc_fit_summary_text(rmc_fit *fit);

@@ -83,6 +83,8 @@ class FitResult:
             self.step_size[c] = step.value
         self.gradient_evals = int(lib.rmc_fit_num_gradients(c_fit))
         self.seconds = float(lib.rmc_fit_seconds(c_fit))
+        # lockstep batches on a device: share of batch slots idle (NaN on CPU threads)
+        self.idle_fraction = float(lib.rmc_fit_idle_fraction(c_fit))
 
     def _make_draws(self):
         """Views of ``values`` per variable: draws[name] shaped (chains, draws, *shape)."""
@@ -109,6 +111,7 @@ class FitResult:
         self.inv_metric = np.asarray(inv_metric, dtype=np.float64)
         self.gradient_evals = int(gradient_evals)
         self.seconds = float(seconds)
+        self.idle_fraction = float("nan")
         self.cancelled = bool(cancelled)
         self._make_draws()
         ncol = self.values.shape[2]

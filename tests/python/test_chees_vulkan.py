@@ -39,3 +39,20 @@ def test_same_seed_same_draws_on_the_device(vulkan):
             for _ in range(2)]
     for k in fits[0].draws:
         assert np.array_equal(fits[0].draws[k], fits[1].draws[k]), k
+
+
+def test_idle_share_of_lockstep_batches(vulkan):
+    """NUTS in lockstep wastes the slots of chains whose trajectory ended; ChEES gives every
+    chain the same number of steps, so only a divergence leaves a slot idle."""
+    data = {"J": 8, "y": np.array([28.0, 8, -3, 7, -1, 1, 18, 12]),
+            "sigma": np.array([15.0, 10, 16, 11, 9, 11, 10, 18])}
+    kw = dict(chains=64, warmup=150, draws=100, seed=5, backend="vulkan", device=vulkan,
+              progress=False)
+    nuts = rmc.sample(eight_schools(), data, sampler="nuts", **kw)
+    chees = rmc.sample(eight_schools(), data, sampler="chees", **kw)
+    print("idle share: nuts %.3f, chees %.3f" % (nuts.idle_fraction, chees.idle_fraction))
+    assert 0.0 < nuts.idle_fraction < 1.0
+    assert 0.0 <= chees.idle_fraction < nuts.idle_fraction
+    cpu = rmc.sample(eight_schools(), data, sampler="chees", chains=8, warmup=20, draws=10,
+                     seed=5, backend="cpu", progress=False)
+    assert np.isnan(cpu.idle_fraction)
