@@ -13,7 +13,7 @@ def test_config_defaults_read_through_the_struct():
     # A mis-declared field would shift every later one and show here as garbage.
     config = _lib.Config()
     _lib.lib.rmc_config_default(ctypes.byref(config))
-    assert ctypes.sizeof(_lib.Config) == 136   # sizeof(rmc_config) on LP64
+    assert ctypes.sizeof(_lib.Config) == 168   # sizeof(rmc_config) on LP64
     assert (config.sampler, config.backend) == (0, 0)
     assert (config.chains, config.draws, config.warmup, config.thin) == (4, 1000, 1000, 1)
     assert config.seed == 1 and config.threads == 0 and config.max_depth == 10
