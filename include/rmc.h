@@ -439,6 +439,8 @@ typedef enum rmc_sampler {
                            * trajectory length adapted across chains (chains >= 2;
                            * target_accept applies to the harmonic mean of the
                            * chains' acceptance, for which 0.651 is the usual choice) */
+    RMC_SAMPLER_MEADS,    /* MEADS: generalized HMC, no tuning settings; 4 folds of
+                           * chains adapted from each other's statistics (chains >= 8) */
 } rmc_sampler;
 
 typedef enum rmc_backend {

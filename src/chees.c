@@ -89,6 +89,17 @@ struct chees {
     struct dual_avg *da_chain; /* [n]                                                    */
     double *inv_metric;    /* [d] */
 
+    /* MEADS: K folds of chains, each moved by generalized HMC (one leapfrog step, partial
+     * momentum refreshment, a persistent slice variable) with parameters computed from
+     * another fold's positions and gradients */
+    int meads, folds, frozen;  /* frozen: the fold left still this iteration, or -1    */
+    int32_t *fold_of;          /* [n] */
+    double *fold_eps, *fold_alpha, *fold_delta; /* [folds] */
+    double *fold_metric;       /* [folds][d] inverse metric (variances)                 */
+    double *pm, *slice_u;      /* [n][d] persistent momenta, [n] slice variables        */
+    double *gram;              /* [d][d] scratch for the eigenvalue estimate, or NULL   */
+    int64_t *rows, *ident;     /* [n] a fold's chains; 0, 1, 2, ...                     */
+
     /* streaming (config->draws_fn): draws [chunk_first, chunk_first + chunk_rows) of every
      * chain, [n][chunk_rows][columns] and [n][chunk_rows][RMC_STAT_COUNT] */
     double *chunk_values, *chunk_stats;
@@ -141,12 +152,18 @@ static int eval(struct slice *s, int64_t chain, const double *x, double *lp, dou
     return -1;
 }
 
-static double kinetic(const struct chees *c, const double *p)
+/* The inverse metric chain i moves with: its fold's under MEADS, the shared one else. */
+static const double *metric_of(const struct chees *c, int64_t i)
+{
+    return c->meads ? c->fold_metric + (int64_t)c->fold_of[i] * c->d : c->inv_metric;
+}
+
+static double kinetic(const struct chees *c, const double *m, const double *p)
 {
     double k = 0.0;
 
     for (int64_t j = 0; j < c->d; j++)
-        k += c->inv_metric[j] * p[j] * p[j];
+        k += m[j] * p[j] * p[j];
     return 0.5 * k;
 }
 
@@ -198,13 +215,13 @@ static void init_chain(struct slice *s, int64_t i)
 static int64_t trajectory(struct slice *s, int64_t i, double *lp, double e, int64_t steps)
 {
     struct chees *c = s->c;
-    const double h = 0.5 * e;
+    const double h = 0.5 * e, *m = metric_of(c, i);
     int64_t k;
 
     for (k = 0; k < steps; k++) {
         for (int64_t j = 0; j < c->d; j++) {
             s->p[j] += h * s->gx[j];
-            s->x[j] += e * c->inv_metric[j] * s->p[j];
+            s->x[j] += e * m[j] * s->p[j];
         }
         if (eval(s, i, s->x, lp, s->gx) != 0)
             return -1;
@@ -279,14 +296,36 @@ static void write_draw(struct slice *s, int64_t i)
 /* The step size and number of steps of chain i in this iteration. */
 static double chain_eps(const struct chees *c, int64_t i)
 {
+    if (c->meads)
+        return c->fold_eps[c->fold_of[i]];
     return c->settling ? c->eps_chain[i] : c->eps;
 }
 
 static int64_t chain_steps(const struct chees *c)
 {
+    if (c->meads)
+        return 1;
     const double steps = c->settling ? ceil(c->t_len * SETTLE_STEPS) : (double)c->steps;
 
     return c->job == JOB_PROBE ? 1 : (int64_t)fmax(1.0, fmin((double)MAX_LEAPFROG, steps));
+}
+
+/* Generalized HMC (MEADS): the persistent momentum partly refreshed,
+ * p <- sqrt(1 - alpha) p + sqrt(alpha) xi, xi ~ N(0, M), and copied to p. */
+static double ghmc_begin(const struct chees *c, int64_t i, double *p, double *x, double *gx)
+{
+    const int f = c->fold_of[i];
+    const double a = c->fold_alpha[f], *m = metric_of(c, i);
+    double *pm = c->pm + i * c->d;
+    struct rng r;
+
+    rng_init(&r, c->config->seed, (uint64_t)i, (uint64_t)c->iteration + 1, RNG_MOMENTUM);
+    for (int64_t j = 0; j < c->d; j++)
+        pm[j] = sqrt(1.0 - a) * pm[j] + sqrt(a) * rng_normal(&r) / sqrt(m[j]);
+    memcpy(p, pm, (size_t)c->d * sizeof *p);
+    memcpy(x, c->q + i * c->d, (size_t)c->d * sizeof *x);
+    memcpy(gx, c->g + i * c->d, (size_t)c->d * sizeof *gx);
+    return hamiltonian(c->lp[i], kinetic(c, m, p));
 }
 
 /* Start chain i's trajectory: a fresh momentum in p, the state copied to (x, gx); returns
@@ -295,6 +334,8 @@ static double begin(const struct chees *c, int64_t i, double *p, double *x, doub
 {
     struct rng r;
 
+    if (c->meads)
+        return ghmc_begin(c, i, p, x, gx);
     if (c->job == JOB_PROBE)
         rng_init(&r, c->config->seed, (uint64_t)i, (uint64_t)c->iteration, RNG_PROBE);
     else
@@ -302,7 +343,43 @@ static double begin(const struct chees *c, int64_t i, double *p, double *x, doub
     draw_momentum(c, &r, p);
     memcpy(x, c->q + i * c->d, (size_t)c->d * sizeof *x);
     memcpy(gx, c->g + i * c->d, (size_t)c->d * sizeof *gx);
-    return hamiltonian(c->lp[i], kinetic(c, p));
+    return hamiltonian(c->lp[i], kinetic(c, c->inv_metric, p));
+}
+
+/* Generalized HMC's decision, with Neal's (2020) non-reversible slice variable: u moves
+ * by delta around (-1, 1) every iteration and the proposal is accepted when |u| is below
+ * the acceptance ratio r, after which u / r stays uniform. Rejection reverses the
+ * momentum, which is what keeps the chain's long, persistent trajectories correct. */
+static void ghmc_end(struct slice *s, int64_t i, const double *x, const double *p,
+                     const double *gx, double lp, double h0)
+{
+    struct chees *c = s->c;
+    const int64_t d = c->d;
+    const double h1 = hamiltonian(lp, kinetic(c, metric_of(c, i), p));
+    const int divergent = !(h1 - h0 <= DIVERGENCE);
+    const double ratio = divergent ? 0.0 : exp(h0 - h1);
+    double u = c->slice_u[i] + c->fold_delta[c->fold_of[i]], *pm = c->pm + i * d;
+
+    if (u > 1.0)
+        u -= 2.0;
+    c->accept[i] = fmin(1.0, ratio);
+    c->divergent[i] = divergent;
+    c->steps_taken[i] = 1;
+    if (fabs(u) < ratio) {
+        memcpy(c->q + i * d, x, (size_t)d * sizeof *x);
+        memcpy(c->g + i * d, gx, (size_t)d * sizeof *gx);
+        memcpy(pm, p, (size_t)d * sizeof *p);
+        c->lp[i] = lp;
+        c->energy[i] = h1;
+        u /= ratio;
+    } else {
+        for (int64_t j = 0; j < d; j++)
+            pm[j] = -pm[j];
+        c->energy[i] = h0;
+    }
+    c->slice_u[i] = u;
+    if (c->keep)
+        write_draw(s, i);
 }
 
 /* End chain i's trajectory at (x, p, gx, lp) after taken steps: the acceptance, what the
@@ -310,10 +387,14 @@ static double begin(const struct chees *c, int64_t i, double *p, double *x, doub
 static void end(struct slice *s, int64_t i, const double *x, const double *p,
                 const double *gx, double lp, double h0, int64_t taken)
 {
+    if (s->c->meads && s->c->job != JOB_PROBE) {
+        ghmc_end(s, i, x, p, gx, lp, h0);
+        return;
+    }
     struct chees *c = s->c;
     const int64_t d = c->d;
     double *q = c->q + i * d, *g = c->g + i * d;
-    const double h1 = hamiltonian(lp, kinetic(c, p));
+    const double h1 = hamiltonian(lp, kinetic(c, c->inv_metric, p));
     const int divergent = !(h1 - h0 <= DIVERGENCE);
     const double a = divergent ? 0.0 : fmin(1.0, exp(h0 - h1));
     struct rng r;
@@ -353,6 +434,8 @@ static void transition(struct slice *s, int64_t i)
     double lp = -INFINITY, h0;
     int64_t taken;
 
+    if (s->c->meads && s->c->fold_of[i] == s->c->frozen)
+        return;
     h0 = begin(s->c, i, s->p, s->x, s->gx);
     taken = trajectory(s, i, &lp, chain_eps(s->c, i), chain_steps(s->c));
     if (taken >= 0)
@@ -371,19 +454,24 @@ static rmc_status batched(struct chees *c)
     rmc_status st;
 
     for (int64_t i = 0; i < n; i++) {
+        if (c->meads && c->fold_of[i] == c->frozen) {
+            c->taken[i] = 0; /* left still: MEADS freezes a fold per warmup iteration */
+            memcpy(x + i * d, c->q + i * d, (size_t)d * sizeof *x);
+            continue;
+        }
         c->h0[i] = begin(c, i, p + i * d, x + i * d, gx + i * d);
         c->taken[i] = -1; /* still moving */
     }
     for (step = 0; step < steps; step++) {
         for (int64_t i = 0; i < n; i++) {
-            const double e = chain_eps(c, i), h = 0.5 * e;
+            const double e = chain_eps(c, i), h = 0.5 * e, *m = metric_of(c, i);
             double *pi = p + i * d, *xi = x + i * d, *gi = gx + i * d;
 
             if (c->taken[i] >= 0)
                 continue;
             for (int64_t j = 0; j < d; j++) {
                 pi[j] += h * gi[j];
-                xi[j] += e * c->inv_metric[j] * pi[j];
+                xi[j] += e * m[j] * pi[j];
             }
         }
         c->slices[0].gradients += n;
@@ -411,6 +499,8 @@ static rmc_status batched(struct chees *c)
         }
     }
     for (int64_t i = 0; i < n; i++) {
+        if (c->meads && c->fold_of[i] == c->frozen)
+            continue;
         /* end() copies x into x1 for the adaptation: here they are the same array */
         end(&c->slices[0], i, x + i * d, p + i * d, gx + i * d, c->blp[i], c->h0[i],
             c->taken[i] >= 0 ? c->taken[i] : steps);
@@ -656,6 +746,10 @@ static void free_all(struct chees *c, struct adapt *a)
     }
     free(c->slices);
     free(c->chunk_values);
+    free(c->fold_of);
+    free(c->fold_eps);
+    free(c->rows);
+    free(c->gram);
     free(c->bp);
     free(c->taken);
     free(c->q);
@@ -683,6 +777,26 @@ static rmc_status allocate(struct chees *c, struct adapt *a)
     c->inv_metric = rmc_calloc((size_t)d, sizeof(double));
     a->var_sum = rmc_calloc((size_t)(3 * d), sizeof(double));
     c->slices = rmc_calloc((size_t)c->nthreads, sizeof *c->slices);
+    if (c->meads) {
+        const int64_t k = c->folds;
+
+        c->fold_of = rmc_calloc((size_t)n, sizeof *c->fold_of);
+        c->fold_eps = rmc_calloc((size_t)(3 * k + k * d + n * d + n), sizeof(double));
+        c->rows = rmc_calloc((size_t)(2 * n), sizeof *c->rows);
+        if (d <= 1024)
+            c->gram = rmc_calloc((size_t)(d * d), sizeof *c->gram);
+        if (!c->fold_of || !c->fold_eps || !c->rows || (d <= 1024 && !c->gram))
+            return rmc_fail(RMC_ERR_NOMEM, "meads: out of memory for %lld chains of dimension "
+                            "%lld", (long long)n, (long long)d);
+        c->fold_alpha = c->fold_eps + k;
+        c->fold_delta = c->fold_alpha + k;
+        c->fold_metric = c->fold_delta + k;
+        c->pm = c->fold_metric + k * d;
+        c->slice_u = c->pm + n * d;
+        c->ident = c->rows + n;
+        for (int64_t i = 0; i < n; i++)
+            c->ident[i] = i;
+    }
     if (c->config->draws_fn) {
         const int64_t row = c->fit->columns + RMC_STAT_COUNT;
         int64_t rows = c->config->chunk_draws;
@@ -707,7 +821,8 @@ static rmc_status allocate(struct chees *c, struct adapt *a)
         c->blp = c->bg + n * d;
         c->h0 = c->blp + n;
     }
-    if (!c->q || !c->lp || !c->divergent || !c->eps_chain || !c->da_chain || !c->steps_taken || !c->kept || !c->inv_metric ||
+    if (!c->q || !c->lp || !c->divergent || !c->eps_chain || !c->da_chain ||
+        !c->steps_taken || !c->kept || !c->inv_metric ||
         !a->var_sum || !c->slices)
         return rmc_fail(RMC_ERR_NOMEM, "chees: out of memory for %lld chains of dimension "
                         "%lld", (long long)n, (long long)d);
@@ -890,11 +1005,255 @@ static rmc_status iterate(struct chees *c, struct adapt *a, const struct chees_h
     return RMC_OK;
 }
 
+/* ------------------------------------------------------------------ MEADS */
+
+/* An estimate of the largest eigenvalue of E[x x^T] from rows x_1..x_m (stride d): the
+ * unbiased ratio of the sum of squared eigenvalues to the sum of eigenvalues, as Hoffman
+ * and Sountsov do, which is far less noisy than an estimate of the maximum itself.
+ * sum_{i != j} (x_i . x_j)^2 comes from the d x d Gram matrix when that is smaller than
+ * the m x m one. */
+static double max_eigenvalue(const double *x, const int64_t *rows, int64_t m, int64_t d,
+                             double *gram)
+{
+    double trace = 0.0, fourth = 0.0, pairs = 0.0;
+
+    if (m < 2)
+        return NAN;
+    for (int64_t a = 0; a < m; a++) {
+        const double *xa = x + rows[a] * d;
+        double sq = 0.0;
+
+        for (int64_t j = 0; j < d; j++)
+            sq += xa[j] * xa[j];
+        trace += sq;
+        fourth += sq * sq;
+    }
+    if (gram && d <= m) {
+        memset(gram, 0, (size_t)(d * d) * sizeof *gram);
+        for (int64_t a = 0; a < m; a++) {
+            const double *xa = x + rows[a] * d;
+
+            for (int64_t j = 0; j < d; j++) {
+                for (int64_t k = 0; k <= j; k++)
+                    gram[j * d + k] += xa[j] * xa[k];
+            }
+        }
+        for (int64_t j = 0; j < d; j++) {
+            for (int64_t k = 0; k <= j; k++)
+                pairs += (j == k ? 1.0 : 2.0) * gram[j * d + k] * gram[j * d + k];
+        }
+        pairs -= fourth;
+    } else {
+        for (int64_t a = 0; a < m; a++) {
+            for (int64_t b = a + 1; b < m; b++) {
+                const double *xa = x + rows[a] * d, *xb = x + rows[b] * d;
+                double dot = 0.0;
+
+                for (int64_t j = 0; j < d; j++)
+                    dot += xa[j] * xb[j];
+                pairs += 2.0 * dot * dot;
+            }
+        }
+    }
+    return (pairs / ((double)m * (double)(m - 1))) / (trace / (double)m);
+}
+
+/* Fold k's parameters from the chains `rows` of another fold at iteration t: the metric
+ * from their positions' variances, the step size 0.5 / sqrt(lambda_max) of their scaled
+ * gradients (at most 1), and the damping from lambda_max of their standardised positions,
+ * floored early on at 1 / ((t + 1) eps) so that the first iterations forget the start. */
+static void meads_params(struct chees *c, int k, const int64_t *rows, int64_t m, int64_t t)
+{
+    const int64_t d = c->d;
+    double *metric = c->fold_metric + (int64_t)k * d, *sd = c->x1, *mean = c->x1 + d;
+    double *z = c->v1; /* [m][d] scratch: scaled gradients, then standardised positions */
+    double lam, eps, gamma;
+
+    for (int64_t j = 0; j < d; j++) {
+        double mu = 0.0, m2 = 0.0;
+
+        for (int64_t a = 0; a < m; a++) {
+            const double v = c->q[rows[a] * d + j], delta = v - mu;
+
+            mu += delta / (double)(a + 1);
+            m2 += delta * (v - mu);
+        }
+        sd[j] = sqrt(m2 / (double)m);
+        if (!(sd[j] > 0.0) || !isfinite(sd[j]))
+            sd[j] = 1.0;
+        mean[j] = mu;
+    }
+
+    /* rows of z are 0..m-1 (the identity list ident) */
+    for (int64_t a = 0; a < m; a++) {
+        for (int64_t j = 0; j < d; j++)
+            z[a * d + j] = c->g[rows[a] * d + j] * sd[j];
+    }
+    lam = max_eigenvalue(z, c->ident, m, d, c->gram);
+    eps = isfinite(lam) && lam > 0.0 ? fmin(1.0, 0.5 / sqrt(lam)) : c->fold_eps[k];
+
+    for (int64_t a = 0; a < m; a++) {
+        for (int64_t j = 0; j < d; j++)
+            z[a * d + j] = (c->q[rows[a] * d + j] - mean[j]) / sd[j];
+    }
+    lam = max_eigenvalue(z, c->ident, m, d, c->gram);
+    gamma = fmax(isfinite(lam) && lam > 0.0 ? 1.0 / sqrt(lam) : 0.0,
+                 1.0 / ((double)(t + 1) * eps));
+
+    c->fold_eps[k] = eps;
+    c->fold_alpha[k] = 1.0 - exp(-2.0 * eps * gamma);
+    c->fold_delta[k] = 0.5 * c->fold_alpha[k];
+    for (int64_t j = 0; j < d; j++)
+        metric[j] = sd[j] * sd[j];
+}
+
+/* The chains of fold k, in chain order, into rows; returns how many. */
+static int64_t fold_rows(const struct chees *c, int k, int64_t *rows)
+{
+    int64_t m = 0;
+
+    for (int64_t i = 0; i < c->n; i++) {
+        if (c->fold_of[i] == k)
+            rows[m++] = i;
+    }
+    return m;
+}
+
+/* Deal the chains into folds anew (a seeded Fisher-Yates shuffle of the assignment), so
+ * that no fold keeps adapting from the same other fold. */
+static void shuffle_folds(struct chees *c, int64_t t)
+{
+    struct rng r;
+
+    rng_init(&r, c->config->seed, UINT64_MAX, (uint64_t)t, RNG_PROBE);
+    for (int64_t i = c->n - 1; i > 0; i--) {
+        const int64_t j = (int64_t)(rng_uniform(&r) * (double)(i + 1));
+        const int32_t f = c->fold_of[i];
+
+        c->fold_of[i] = c->fold_of[j < i ? j : i];
+        c->fold_of[j < i ? j : i] = f;
+    }
+}
+
+/* MEADS warmup and sampling (Hoffman and Sountsov 2022, their Algorithm 3): at warmup
+ * iteration t fold t mod K stays still and every other fold k takes its parameters from
+ * fold k - 1; every K iterations the chains are dealt into folds anew. After warmup every
+ * chain runs with the folds' mean parameters.
+ *
+ * The chains first settle for 20% of warmup as under ChEES (their own step sizes, HMC with
+ * a jittered share of 32 steps): MEADS's step size comes from the largest curvature the
+ * chains see, and chains started far out in the tails, where gradients are huge, would
+ * give every fold a step so small that nobody moves. */
+static rmc_status meads_iterate(struct chees *c, const struct chees_hooks *hooks)
+{
+    const rmc_config *cfg = c->config;
+    const int64_t warmup = cfg->warmup, total = warmup + cfg->draws * cfg->thin;
+    const int K = c->folds;
+    int64_t *rows = c->rows;
+    int64_t divergent = 0, gradients_before = 0;
+    rmc_status st;
+
+    const int64_t settle_end = (int64_t)(0.2 * (double)warmup);
+
+    for (int64_t i = 0; i < c->n; i++) {
+        c->fold_of[i] = (int32_t)(i % K);
+        c->slice_u[i] = 2.0 * jitter(i) - 1.0;
+        c->eps_chain[i] = c->eps;
+        da_restart(&c->da_chain[i], c->eps);
+    }
+    c->meads = 0;
+    c->settling = 1;
+    for (int64_t t = 0; t < settle_end; t++) {
+        c->iteration = t;
+        c->t_len = jitter(t);
+        st = run_job(c, JOB_TRANSITION);
+        if (st != RMC_OK)
+            return st;
+        if (hooks && hooks->tick && hooks->tick(hooks->ctx, (t + 1) * c->n, (t + 1) * c->n, 0,
+                                                0))
+            return RMC_ERR_CANCELLED;
+    }
+    c->meads = 1;
+    c->settling = 0;
+    meads_params(c, 0, c->ident, c->n, 0);
+    for (int k = 1; k < K; k++) {
+        c->fold_eps[k] = c->fold_eps[0];
+        c->fold_alpha[k] = c->fold_alpha[0];
+        c->fold_delta[k] = c->fold_delta[0];
+        memcpy(c->fold_metric + k * c->d, c->fold_metric, (size_t)c->d * sizeof(double));
+    }
+
+    for (int64_t t = settle_end; t < total; t++) {
+        c->iteration = t;
+        c->keep = t >= warmup && (t - warmup) % cfg->thin == 0;
+        c->draw = t >= warmup ? (t - warmup) / cfg->thin : 0;
+        c->frozen = -1;
+        if (t < warmup) {
+            if (t > 0 && t % K == 0)
+                shuffle_folds(c, t);
+            c->frozen = (int)(t % K);
+            for (int k = 0; k < K; k++) {
+                if (k != c->frozen)
+                    meads_params(c, k, rows, fold_rows(c, (k + K - 1) % K, rows), t);
+            }
+        }
+        if (t == warmup) { /* the folds' mean parameters, for every chain */
+            double e = 0.0, a = 0.0;
+
+            for (int k = 0; k < K; k++) {
+                e += c->fold_eps[k] / K;
+                a += c->fold_alpha[k] / K;
+            }
+            for (int64_t j = 0; j < c->d; j++) {
+                double sd = 0.0;
+
+                for (int k = 0; k < K; k++)
+                    sd += sqrt(c->fold_metric[k * c->d + j]) / K;
+                for (int k = 0; k < K; k++)
+                    c->fold_metric[k * c->d + j] = sd * sd;
+                c->inv_metric[j] = sd * sd;
+            }
+            for (int k = 0; k < K; k++) {
+                c->fold_eps[k] = e;
+                c->fold_alpha[k] = a;
+                c->fold_delta[k] = 0.5 * a;
+            }
+            c->eps = e;
+        }
+
+        st = run_job(c, JOB_TRANSITION);
+        if (st != RMC_OK)
+            return st;
+        for (int64_t i = 0; c->keep && i < c->n; i++)
+            divergent += c->divergent[i];
+        if (c->keep && c->draw + 1 - c->chunk_first == c->chunk_rows && flush(c, c->draw + 1))
+            return RMC_ERR_CANCELLED;
+        if (hooks && hooks->tick) {
+            int64_t gradients = 0;
+
+            for (int s = 0; s < c->nthreads; s++)
+                gradients += c->slices[s].gradients;
+            if (hooks->tick(hooks->ctx, (t + 1) * c->n, (t < warmup ? t + 1 : warmup) * c->n,
+                            divergent, gradients - gradients_before)) {
+                flush(c, c->kept[0]);
+                return RMC_ERR_CANCELLED;
+            }
+            gradients_before = gradients;
+        }
+    }
+    if (warmup == 0)
+        c->eps = c->fold_eps[0];
+    if (flush(c, c->kept[0]))
+        return RMC_ERR_CANCELLED;
+    return RMC_OK;
+}
+
 rmc_status chees_run(const rmc_program *program, const rmc_config *config,
                      struct rmc_fit *fit, int nthreads, const struct chees_hooks *hooks)
 {
     struct chees c = {
         .program = program, .config = config, .fit = fit, .hooks = hooks,
+        .meads = config->sampler == RMC_SAMPLER_MEADS, .folds = 4, .frozen = -1,
         .n = config->chains, .d = program->dim,
         .eps = config->step_size, .error = RMC_OK,
     };
@@ -909,10 +1268,12 @@ rmc_status chees_run(const rmc_program *program, const rmc_config *config,
     if (st == RMC_OK) {
         start_threads(&c);
         st = run_job(&c, JOB_INIT);
+        c.meads = 0; /* the step size search and MEADS's settling phase run HMC */
         if (st == RMC_OK && config->warmup > 0)
             st = initial_step_size(&c);
         if (st == RMC_OK)
-            st = iterate(&c, &a, hooks);
+            st = config->sampler == RMC_SAMPLER_MEADS ? meads_iterate(&c, hooks)
+                                                      : iterate(&c, &a, hooks);
         run_job(&c, JOB_QUIT);
         for (int t = 1; t < c.nthreads; t++)
             pthread_join(c.slices[t].thread, NULL);

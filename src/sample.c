@@ -71,11 +71,15 @@ void rmc_config_default(rmc_config *c)
 static rmc_status check_config(const rmc_program *p, const rmc_config *c)
 {
     if (c->sampler != RMC_SAMPLER_NUTS && c->sampler != RMC_SAMPLER_HMC &&
-        c->sampler != RMC_SAMPLER_CHEES)
+        c->sampler != RMC_SAMPLER_CHEES && c->sampler != RMC_SAMPLER_MEADS)
         return rmc_fail(RMC_ERR_ARGUMENT, "sampler: unknown value %d", (int)c->sampler);
-    if (c->draws_fn && c->sampler != RMC_SAMPLER_CHEES)
-        return rmc_fail(RMC_ERR_ARGUMENT, "draws_fn: streaming draws works with sampler "
-                        "chees only for now (NUTS and HMC keep them in the fit)");
+    if (c->sampler == RMC_SAMPLER_MEADS && c->chains < 8)
+        return rmc_fail(RMC_ERR_ARGUMENT, "sampler meads adapts each of its 4 folds of chains "
+                        "from another and needs at least 8 chains (64 or more work best), "
+                        "got %lld", (long long)c->chains);
+    if (c->draws_fn && c->sampler != RMC_SAMPLER_CHEES && c->sampler != RMC_SAMPLER_MEADS)
+        return rmc_fail(RMC_ERR_ARGUMENT, "draws_fn: streaming draws works with samplers "
+                        "chees and meads only for now (NUTS and HMC keep them in the fit)");
     if (!c->keep_draws && !c->draws_fn)
         return rmc_fail(RMC_ERR_ARGUMENT, "keep_draws = 0 needs a draws_fn to receive the "
                         "draws, or they would be lost");
@@ -635,6 +639,7 @@ static rmc_status sample_chees(struct run *r, struct vk_program *vk, double t0,
 
     st = chees_run(r->program, c, r->fit, nthreads, &hooks);
     rmc_evaluator_free(tick.cpu);
+    atomic_store(&r->gradients, r->fit->gradients); /* the driver's count is exact */
     if (st == RMC_ERR_CANCELLED) {
         atomic_store(&r->stop, 1);
     } else if (st != RMC_OK) {
@@ -669,7 +674,7 @@ rmc_status rmc_sample(const rmc_program *p, const rmc_config *config, rmc_fit **
     st = choose_backend(p, config, &vk, reason, sizeof reason);
     if (st != RMC_OK)
         return st;
-    if (config->sampler == RMC_SAMPLER_CHEES) {
+    if (config->sampler == RMC_SAMPLER_CHEES || config->sampler == RMC_SAMPLER_MEADS) {
         r.fit = fit_create(p, config);
         if (!r.fit) {
             vk_program_free(vk);

@@ -58,8 +58,13 @@ def sample_posterior(model, name, data=None):
                       max_treedepth=control.get("max_treedepth", 10))
 
 
-def check_reference(fit, name):
+def check_reference(fit, name, rhat=True):
     """Hold ``fit`` to the reference posterior NAME; fail listing every offending element.
+
+    ``rhat=False`` leaves out the classic R-hat, for samplers whose many short chains are
+    judged by nested R-hat instead (MEADS: a draw is one leapfrog step, so each chain's
+    draws are strongly autocorrelated and split R-hat over 200-1,000 of them says little
+    about the pooled estimate); the caller then checks ``fit.nested_rhat()``.
 
     For every element of the reference (named like the fit's one-based columns,
     "theta[1]"):
@@ -68,6 +73,7 @@ def check_reference(fit, name):
       R-hat < 1.01;
     and divergent transitions must be fewer than 0.5% of the draws.
     """
+    check_rhat = rhat
     ref = load_reference(name)
     summary = fit.summary()
     row = {n: i for i, n in enumerate(summary["name"])}
@@ -91,7 +97,7 @@ def check_reference(fit, name):
                        % (mean, want["mean"], abs(mean - want["mean"]), tol))
         if not abs(sd / want["sd"] - 1) <= 0.1:
             bad.append("sd %.6g vs %.6g (ratio %.3f)" % (sd, want["sd"], sd / want["sd"]))
-        if not rhat < 1.01:
+        if check_rhat and not rhat < 1.01:
             bad.append("R-hat %.4f" % rhat)
         if bad:
             problems.append("%s: %s [mcse %.3g, ess_bulk %.0f]"

@@ -58,6 +58,31 @@ def test_reference_with_1024_chains(name, model):
     assert np.all(nested < 1.01), dict(zip(fit.column_names, nested))
 
 
+@pytest.mark.parametrize("name, model", [
+    ("eight_schools-eight_schools_noncentered", eight_schools),
+    ("kidiq-kidscore_momiq", kidiq),
+    ("sblrc-blr", blr),
+])
+def test_meads_reference_with_1024_chains(name, model):
+    """MEADS: one leapfrog step per draw, so 1,000 draws per chain (still fewer gradients
+    than ChEES's 200). Judged by nested R-hat (see check_reference)."""
+    fit = rmc.sample(model(), load_data(name), chains=CHAINS, warmup=1000, draws=1000,
+                     seed=SEED, sampler="meads", progress=False)
+    assert np.all(fit.stats["n_leapfrog"] == 1)
+    check_reference(fit, name, rhat=False)
+    nested = fit.nested_rhat()
+    assert np.all(nested < 1.01), dict(zip(fit.column_names, nested))
+
+
+def test_meads_settings():
+    with pytest.raises(rmc.RmcError, match="at least 8 chains"):
+        rmc.sample(small_model(), SMALL_DATA, chains=4, sampler="meads", progress=False)
+    runs = [rmc.sample(small_model(), SMALL_DATA, chains=64, warmup=200, draws=100, seed=9,
+                       sampler="meads", threads=t, progress=False) for t in (1, 2)]
+    assert np.array_equal(runs[0]["mu"], runs[1]["mu"])
+    assert np.array_equal(runs[0].stats["energy"], runs[1].stats["energy"])
+
+
 def nested_rhat_numpy(x, k):
     """Nested R-hat written from the paper's formulas, for draws x[chains][draws]."""
     chains, n = x.shape
@@ -168,7 +193,7 @@ def test_streaming_errors():
     with pytest.raises(Stop):
         rmc.sample(small_model(), SMALL_DATA, chains=8, warmup=20, draws=40, seed=4,
                    sampler="chees", progress=False, keep=keep, chunk_draws=5)
-    with pytest.raises(rmc.RmcError, match="chees only"):
+    with pytest.raises(rmc.RmcError, match="chees and meads only"):
         rmc.sample(small_model(), SMALL_DATA, chains=4, warmup=20, draws=10, seed=4,
                    progress=False, keep=keep)
     for bad in ("some", "thin:0", "thin:x", 3):

@@ -56,3 +56,14 @@ def test_idle_share_of_lockstep_batches(vulkan):
     cpu = rmc.sample(eight_schools(), data, sampler="chees", chains=8, warmup=20, draws=10,
                      seed=5, backend="cpu", progress=False)
     assert np.isnan(cpu.idle_fraction)
+
+
+def test_meads_reference_on_the_device(vulkan):
+    name = "eight_schools-eight_schools_noncentered"
+    posteriordb.folder()
+    fit = rmc.sample(eight_schools(), load_data(name), chains=CHAINS, warmup=1000, draws=1000,
+                     seed=SEED, sampler="meads", backend="vulkan", device=vulkan,
+                     progress=False)
+    assert fit.backend == "vulkan", fit.backend_reason
+    check_reference(fit, name, rhat=False)
+    assert np.all(fit.nested_rhat() < 1.01)
