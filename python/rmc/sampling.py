@@ -216,7 +216,7 @@ class Evaluator:
 
 
 def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=1,
-           sampler="nuts", target_accept=None, max_treedepth=10, step_size=1.0,
+           sampler=None, target_accept=None, max_treedepth=10, step_size=1.0,
            hmc_steps=16, init=None, init_radius=2.0, threads=0, backend="auto",
            adapt_metric=True, device=None, progress=True, keep="all", chunk_draws=0):
     """Draw from the posterior of ``model_spec`` given ``data``.
@@ -229,9 +229,11 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
             chain, keep every thin-th draw.
         seed: fixes every draw whatever the thread count; None draws one from os.urandom
             (recorded as ``fit.seed``).
-        sampler: "nuts", "hmc" (static HMC with ``hmc_steps`` leapfrog steps) or "chees"
+        sampler: "nuts", "hmc" (static HMC with ``hmc_steps`` leapfrog steps), "chees"
             (ChEES-HMC: every chain in lockstep with one jittered trajectory length,
-            adapted across chains; for many chains, at least 2).
+            adapted across chains; at least 2) or "meads" (generalized HMC tuned across
+            4 folds of chains; at least 8). None: "chees" for 64 chains or more, else
+            "nuts".
         target_accept, max_treedepth, step_size: dual-averaging target (None: 0.8, or for
             "chees" 0.651, which applies to the harmonic mean of the chains' acceptance
             probabilities), NUTS depth limit, initial step size.
@@ -277,6 +279,8 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
         raise ValueError("seed must fit in 64 bits, got %d" % seed)
 
     program = model_spec if isinstance(model_spec, Program) else Program(model_spec, data)
+    if sampler is None:   # many chains: NUTS would keep each batch waiting for its longest
+        sampler = "chees" if chains >= 64 else "nuts"
 
     config = _lib.Config()
     lib.rmc_config_default(ctypes.byref(config))
