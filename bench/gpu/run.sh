@@ -54,4 +54,10 @@ print(sys.argv[1] if sys.argv[1] != "auto" else (gpus[0] if gpus else "none"))
 fi
 
 "${PYTHON:-python3}" "$root/bench/vulkan_bench.py" --device "$device" --out "$out" "$@"
+# Many-chain throughput on the device (ChEES, 2 to 16,384 chains); ESS per gradient does not
+# depend on the backend and is left to bench/bench_chees.py on the CPU.
+if [ "$device" = auto ]; then chees_dev=""; else chees_dev="--device $device"; fi
+# shellcheck disable=SC2086
+"${PYTHON:-python3}" "$root/bench/bench_chees.py" --runs 1 --backend vulkan $chees_dev \
+    --skip-efficiency --out "$root/bench/gpu/chees-$host.md"
 echo "bench/gpu: done in $(( $(date +%s) - start )) s; wrote $out"
