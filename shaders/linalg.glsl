@@ -12,6 +12,15 @@
 
 #define LA_DATA 0x80000000u
 
+// Every size passes through this on entry, so that the driver cannot see the loops' bounds:
+// with constant bounds lavapipe unrolled and inlined every call, and a model with a dozen
+// matrix nodes took a minute to compile at its first dispatch. idx[0] is always 0 (the
+// lowering puts it there); the cost is one load per call.
+uint la_n(uint n)
+{
+    return n + uint(idx[0]);
+}
+
 real la_v(uint o)
 {
     return o >= LA_DATA ? dat[o - LA_DATA] : V(o);
@@ -29,6 +38,7 @@ void la_g(uint o, real v)
 // o[c] = sum_r v[r] m[r, c], row by row.
 void la_vecmat(uint rows, uint cols, uint v, uint m, uint o)
 {
+    rows = la_n(rows); cols = la_n(cols);
     for (uint c = 0u; c < cols; c++)
         V(o + c) = 0.0LF;
     for (uint r = 0u; r < rows; r++) {
@@ -41,6 +51,7 @@ void la_vecmat(uint rows, uint cols, uint v, uint m, uint o)
 
 void la_vecmat_back(uint rows, uint cols, uint v, uint m, uint o)
 {
+    rows = la_n(rows); cols = la_n(cols);
     for (uint r = 0u; r < rows; r++) {
         if (v < LA_DATA) {
             real s = 0.0LF;
@@ -59,6 +70,7 @@ void la_vecmat_back(uint rows, uint cols, uint v, uint m, uint o)
 // o = a b for a (rows x inner) and b (inner x cols), in i-k-j order.
 void la_matmul(uint rows, uint inner, uint cols, uint a, uint b, uint o)
 {
+    rows = la_n(rows); inner = la_n(inner); cols = la_n(cols);
     for (uint i = 0u; i < rows * cols; i++)
         V(o + i) = 0.0LF;
     for (uint r = 0u; r < rows; r++) {
@@ -73,6 +85,7 @@ void la_matmul(uint rows, uint inner, uint cols, uint a, uint b, uint o)
 
 void la_matmul_back(uint rows, uint inner, uint cols, uint a, uint b, uint o)
 {
+    rows = la_n(rows); inner = la_n(inner); cols = la_n(cols);
     for (uint r = 0u; r < rows; r++) {
         for (uint k = 0u; k < inner; k++) {
             if (a < LA_DATA) {
@@ -95,6 +108,7 @@ void la_matmul_back(uint rows, uint inner, uint cols, uint a, uint b, uint o)
 // o[r, c] = v[r] m[r, c]
 void la_diag_pre(uint rows, uint cols, uint v, uint m, uint o)
 {
+    rows = la_n(rows); cols = la_n(cols);
     for (uint r = 0u; r < rows; r++) {
         for (uint c = 0u; c < cols; c++)
             V(o + r * cols + c) = la_v(v + r) * la_v(m + r * cols + c);
@@ -103,6 +117,7 @@ void la_diag_pre(uint rows, uint cols, uint v, uint m, uint o)
 
 void la_diag_pre_back(uint rows, uint cols, uint v, uint m, uint o)
 {
+    rows = la_n(rows); cols = la_n(cols);
     for (uint r = 0u; r < rows; r++) {
         if (v < LA_DATA) {
             real s = 0.0LF;
@@ -124,6 +139,7 @@ void la_diag_pre_back(uint rows, uint cols, uint v, uint m, uint o)
 // not positive and finite: the matrix is not positive definite, and the point is rejected.
 bool la_cholesky(uint k, uint a, uint l)
 {
+    k = la_n(k);
     for (uint i = 0u; i < k; i++) {
         for (uint j = 0u; j <= i; j++) {
             real s = la_v(a + i * k + j);
@@ -148,6 +164,7 @@ bool la_cholesky(uint k, uint a, uint l)
 // workspace, starts as the output's adjoint and absorbs what later entries pass back.
 void la_cholesky_back(uint k, uint a, uint l, uint lb)
 {
+    k = la_n(k);
     for (uint i = 0u; i < k * k; i++)
         V(lb + i) = A(l + i);
     for (int j = int(k) - 1; j >= 0; j--) {
@@ -179,6 +196,7 @@ void la_cholesky_back(uint k, uint a, uint l, uint lb)
 // non-finite pivot.
 bool la_tri_solve(uint k, uint cols, uint l, uint b, uint x)
 {
+    k = la_n(k); cols = la_n(cols);
     for (uint i = 0u; i < k; i++) {
         real d = la_v(l + i * k + i);
 
@@ -202,6 +220,7 @@ bool la_tri_solve(uint k, uint cols, uint l, uint b, uint x)
 // gl -= bb x^T on the lower triangle, as linalg.c's tri_solve_backward.
 void la_tri_solve_back(uint k, uint cols, uint l, uint b, uint x, uint bb)
 {
+    k = la_n(k); cols = la_n(cols);
     for (uint i = 0u; i < k * cols; i++)
         V(bb + i) = A(x + i);
     for (int si = int(k) - 1; si >= 0; si--) {
@@ -240,6 +259,7 @@ void la_tri_solve_back(uint k, uint cols, uint l, uint b, uint x, uint bb)
 // data (codes), alpha and rho scalars.
 void la_cov_exp_quad(uint n, uint x, uint alpha, uint rho, uint delta, uint o)
 {
+    n = la_n(n);
     real al = la_v(alpha), rh = la_v(rho);
     real a2 = al * al, c = -0.5LF / (rh * rh);
 
@@ -258,6 +278,7 @@ void la_cov_exp_quad(uint n, uint x, uint alpha, uint rho, uint delta, uint o)
 // dk/dalpha = 2 alpha E, dk/drho = alpha^2 E d^2 / rho^3, E = exp(-d^2 / (2 rho^2)).
 void la_cov_exp_quad_back(uint n, uint x, uint alpha, uint rho, uint o)
 {
+    n = la_n(n);
     real al = la_v(alpha), rh = la_v(rho);
     real c = -0.5LF / (rh * rh), se = 0.0LF, sed = 0.0LF;
 

@@ -13,7 +13,13 @@
 //   MV_PARTIALS   its reverse sweep: partials weighted by row i's adjoint A(o + i); stops
 //                 at a row outside the support, as dist.c does.
 
-#define MV_UNIT_TOL 1e-8LF // dist.h's DIST_UNIT_TOL: a sum of 1, a unit row, within noise
+// dist.h's DIST_UNIT_TOL: a sum of 1, a unit row, within noise; float32's own rounding of
+// a row's sum is already near 1e-7, so it allows more.
+#if RMC_F64
+#define MV_UNIT_TOL 1e-8LF
+#else
+#define MV_UNIT_TOL 1e-5
+#endif
 #define MV_STATEMENT 0u
 #define MV_VALUES 1u
 #define MV_PARTIALS 2u
@@ -53,6 +59,7 @@ real mv_log_sum_exp(uint x, uint k)
 real mv_categorical_logit(uint y, uint ystep, uint eta, uint n, uint k, uint row_step,
                           uint mode, uint o)
 {
+    n = la_n(n); k = la_n(k);
     real lp = 0.0LF, lse = 0.0LF, wsum = 0.0LF;
 
     if (row_step == 0u)
@@ -96,6 +103,7 @@ real mv_categorical_logit(uint y, uint ystep, uint eta, uint n, uint k, uint row
 real mv_multi_normal_cholesky(uint y, uint mu, uint l, uint rows, uint k, uint step,
                               uint row_step, uint z, uint mode, uint o)
 {
+    rows = la_n(rows); k = la_n(k);
     uint a = z + k;
     real lp = 0.0LF, logdet = 0.0LF, wsum = 0.0LF;
 
@@ -148,6 +156,7 @@ real mv_multi_normal_cholesky(uint y, uint mu, uint l, uint rows, uint k, uint s
 real mv_dirichlet(uint th, uint al, uint rows, uint k, uint step, uint row_step, uint mode,
                   uint o)
 {
+    rows = la_n(rows); k = la_n(k);
     real lp = 0.0LF, cst = 0.0LF, sa = 0.0LF, wsum = 0.0LF;
     bool alpha_ok = false;
 
@@ -230,6 +239,7 @@ bool mv_corr_cholesky_ok(uint l, uint k)
 // construction (dist.c's lkj_log_norm), eta a scalar.
 real mv_lkj_corr_cholesky(uint l, uint eta, uint k, uint mode, uint o)
 {
+    k = la_n(k);
     real e = la_v(eta), lz = 0.0LF, dz = 0.0LF, lsum = 0.0LF, w = mv_w(mode, o, 0u);
 
     if (!(e > 0.0LF) || !mv_corr_cholesky_ok(l, k))

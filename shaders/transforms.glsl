@@ -19,6 +19,7 @@ void tf_tanh_sech(real y, out real z, out real w, out real lw2)
 // L[i, i] = r_i; row 0 is (1, 0, ...). Returns the log-Jacobian.
 real tf_corr_forward(uint k, uint x, uint v, uint tmp)
 {
+    k = la_n(k);
     real logj = 0.0LF;
     uint idx = 0u;
 
@@ -46,6 +47,7 @@ real tf_corr_forward(uint k, uint x, uint v, uint tmp)
 // free coordinates (log-Jacobian included).
 void tf_corr_back(uint k, uint x, uint v, uint tmp)
 {
+    k = la_n(k);
     for (uint i = 1u; i < k; i++) {
         uint row = i * (i - 1u) / 2u;
         real ar = A(v + i * k + i);

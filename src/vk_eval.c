@@ -39,6 +39,7 @@ struct buffer {
 struct variant {
     uint32_t tpc, wg, cpw; /* threads per chain, per workgroup; chains per workgroup */
     int state;             /* 0: not built yet, 1: ready, -1: failed */
+    int64_t runs;          /* dispatches made with it */
     VkShaderModule module;
     VkPipeline pipeline;
 };
@@ -154,8 +155,9 @@ static rmc_status buffer_make(struct vk_program *vp, struct buffer *b, VkDeviceS
     return RMC_OK;
 }
 
-/* Run the recorded command buffer and wait for it. */
-static rmc_status submit(struct vk_program *vp, const char *what)
+/* Run the recorded command buffer and wait for it, up to `seconds`: longer without an
+ * answer is a hung device, treated as lost. */
+static rmc_status submit(struct vk_program *vp, const char *what, uint64_t seconds)
 {
     VkSubmitInfo si = {
         .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
@@ -166,8 +168,7 @@ static rmc_status submit(struct vk_program *vp, const char *what)
 
     CHECK(vkResetFences(vp->gpu.device, 1, &vp->fence), what);
     CHECK(vkQueueSubmit(vp->gpu.queue, 1, &si, vp->fence), what);
-    /* A minute without an answer is a hung device: treat it as lost. */
-    r = vkWaitForFences(vp->gpu.device, 1, &vp->fence, VK_TRUE, 60ull * 1000 * 1000 * 1000);
+    r = vkWaitForFences(vp->gpu.device, 1, &vp->fence, VK_TRUE, seconds * 1000000000ull);
     if (r == VK_TIMEOUT)
         r = VK_ERROR_DEVICE_LOST;
     CHECK(r, what);
@@ -215,7 +216,7 @@ static rmc_status upload(struct vk_program *vp, struct buffer *dst, const void *
             st = rmc_fail(RMC_ERR_BACKEND, "vulkan: recording the %s upload failed", what);
     }
     if (st == RMC_OK)
-        st = submit(vp, what);
+        st = submit(vp, what, 60);
     buffer_free(vp, &staging);
     return st;
 }
@@ -610,7 +611,7 @@ static rmc_status eval_part(struct vk_program *vp, int64_t nb, const double *x, 
 {
     const uint32_t push[2] = { (uint32_t)nb, (uint32_t)vp->cap };
     const int form = pick(vp, nb);
-    const struct variant *v = &vp->var[form];
+    struct variant *v = &vp->var[form];
     const int64_t d = vp->dim;
     VkMemoryBarrier mb = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
@@ -648,7 +649,9 @@ static rmc_status eval_part(struct vk_program *vp, int64_t nb, const double *x, 
     CHECK(vkEndCommandBuffer(vp->cmd), "recording a dispatch");
     if (vp->lose_after >= 0 && vp->dispatches >= vp->lose_after)
         return fail_vk(vp, VK_ERROR_DEVICE_LOST, "injected by RMC_VULKAN_FAULT");
-    st = submit(vp, "dispatch");
+    /* A minute, but ten for a form's first dispatch: lavapipe compiles the shader then,
+     * which takes about a second per matrix node of the model on a small CPU. */
+    st = submit(vp, "dispatch", v->runs++ ? 60 : 600);
     if (st != RMC_OK)
         return st;
     vp->dispatches++;
