@@ -39,9 +39,9 @@ struct vk_lowered {
 rmc_status vk_lower(const rmc_program *program, int f64, uint32_t lanes, struct vk_lowered *out);
 void vk_lowered_free(struct vk_lowered *lw);
 
-/* The most iterations one thread runs through any one loop of the shader (summed over the
- * loop's entries) with tpc threads per chain: Mesa's lavapipe stops a loop after 65535
- * iterations per invocation, silently, so CPU devices need it below that. */
+/* The iterations one thread runs through all the loops of the shader, with tpc threads
+ * per chain (an upper estimate): Mesa's lavapipe stops loops once an invocation has run
+ * 65535 iterations, silently, so CPU devices need it below that. */
 int64_t vk_loop_trips(const rmc_program *program, uint32_t tpc);
 
 /* The embedded text of the template NAME (shaders/NAME.glsl), or NULL; the function is

@@ -416,11 +416,12 @@ static void read_settings(struct vk_program *vp)
     vp->wide_below = wide ? strtoll(wide, NULL, 10) : 4096;
 }
 
-/* lavapipe (Mesa's llvmpipe underneath) ends loops after 65535 iterations per invocation
- * without a word (its guard against endless loops; nested loops share one count in ways
- * the tests could not pin down exactly, hence half of it here). On CPU devices, take the
- * fewest threads per chain that keep every loop below that: usually one; more for big
- * likelihoods and matrices. Returns non-zero when no number of threads does.
+/* lavapipe (Mesa's llvmpipe underneath) ends loops once an invocation has run 65535
+ * iterations, counting all its loops together, without a word (its guard against endless
+ * loops; vk_loop_trips estimates the count from above, and half the guard is used here
+ * for margin). On CPU devices, take the fewest threads per chain that keep the count below
+ * that: usually one; more for big likelihoods and matrices. Returns non-zero when no
+ * number of threads does.
  * TODO: splitting a long loop into several dispatches would lift the limit. */
 #define CPU_LOOP_LIMIT 30000
 
@@ -550,9 +551,10 @@ rmc_status vk_program_create(const rmc_program *p, const char *filter, int64_t b
                 "(relative errors near 1e-6 instead of 1e-15)", vp->gpu.info.name);
 
     if (fit_loop_limit(vp)) {
-        st = rmc_fail(RMC_ERR_BACKEND, "vulkan: the model is too large for %s: a loop would "
-                      "run %lld times per thread, past what its driver runs (65535)",
-                      vp->gpu.info.name, (long long)vk_loop_trips(p, 64));
+        st = rmc_fail(RMC_ERR_BACKEND, "vulkan: the model is too large for %s: its loops "
+                      "would run %lld times per thread, past the %d its driver runs safely "
+                      "(it stops an invocation's loops after 65535)", vp->gpu.info.name,
+                      (long long)vk_loop_trips(p, 64), CPU_LOOP_LIMIT);
         vk_program_free(vp);
         return st;
     }

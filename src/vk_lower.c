@@ -1606,65 +1606,67 @@ static int64_t la_trips(const rmc_program *p, const struct inst *in)
 }
 
 static int64_t loop_trips(const rmc_program *p, const int32_t *list, int32_t count,
-                          uint32_t tpc, int64_t most);
+                          uint32_t tpc);
 
-/* A scan's step loop holds every loop of its step, so its count is the steps times their
- * sum (the loops that load and save a step included). */
+/* A scan's step loop holds every loop of its step, forward and back, and those that load,
+ * save and restore a step. */
 static int64_t scan_trips(const rmc_program *p, const struct inst *in, uint32_t tpc)
 {
-    int64_t step = 4 * per_lane(in->body_val, tpc) + 4 * per_lane(p->inst[in->in[1]].n, tpc);
+    const int64_t s = per_lane(p->inst[in->in[1]].n, tpc);
+    int64_t step = 2 * per_lane(in->body_val, tpc) + 4 * s + 2;
 
-    for (int32_t j = 0; j < in->n_body; j++)
-        step += loop_trips(p, &in->body[j], 1, tpc, 0);
-    return in->steps * step;
+    for (int32_t k = 2; k < in->nin; k++)
+        step += 2 * per_lane(p->inst[p->inst[in->in[1]].scan_of - 1 + (k - 1)].n, tpc);
+    return in->steps * (step + loop_trips(p, in->body, in->n_body, tpc)) + 2 * s;
 }
 
+/* lavapipe's guard counts every iteration of every loop an invocation runs, not each loop
+ * on its own: three likelihoods of 25000 at one thread per chain came back wrong, as did a
+ * GARCH scan of 1200 steps. So the count is the sum over the whole shader, forward and
+ * reverse sweeps. */
 int64_t vk_loop_trips(const rmc_program *p, uint32_t tpc)
 {
     /* clearing the adjoints */
-    return loop_trips(p, p->dyn, p->n_dyn, tpc, per_lane(p->ws_size, tpc));
+    return per_lane(p->ws_size, tpc) + loop_trips(p, p->dyn, p->n_dyn, tpc);
 }
 
 static int64_t loop_trips(const rmc_program *p, const int32_t *list, int32_t count,
-                          uint32_t tpc, int64_t most)
+                          uint32_t tpc)
 {
+    int64_t sum = 0;
+
     for (int32_t k = 0; k < count; k++) {
         const struct inst *in = &p->inst[list[k]];
         int64_t t = per_lane(in->n, tpc);
 
         if (in->kind == NODE_SCAN) {
-            t = scan_trips(p, in, tpc);
-            most = t > most ? t : most;
+            sum += scan_trips(p, in, tpc);
             continue;
         }
         if (in->kind == NODE_LINALG) {
-            t = la_trips(p, in);
-            most = t > most ? t : most;
+            sum += 2 * la_trips(p, in);
             continue;
         }
         if (over_rows(p, list[k]) && in->aux) {
             /* one thread: rows of K, a K x K triangle per row for the normal */
             const int64_t rows = (int64_t)in->aux[MV_ROWS], kk = (int64_t)in->aux[MV_K];
 
-            t = (rows > p->inst[in->in[0]].n ? rows : p->inst[in->in[0]].n) * kk * (kk + 4);
-            most = t > most ? t : most;
+            sum += 2 * (rows > p->inst[in->in[0]].n ? rows : p->inst[in->in[0]].n) * kk *
+                   (kk + 4);
             continue;
         }
 
         for (int32_t j = 0; j < in->nin; j++)
             t = per_lane(p->inst[in->in[j]].n, tpc) > t ? per_lane(p->inst[in->in[j]].n, tpc)
                                                         : t;
-        if (in->kind == NODE_MATVEC) {
-            int64_t fwd = per_lane(in->n, tpc) * in->dims[1];
-            int64_t bwd = per_lane(in->dims[1], tpc) * in->n;
-
-            t = fwd > bwd ? fwd : bwd;
-        }
+        if (in->kind == NODE_MATVEC)
+            t = per_lane(in->n, tpc) * in->dims[1] + per_lane(in->dims[1], tpc) * in->n +
+                per_lane(in->n, tpc) * in->dims[1];
         if (in->kind == NODE_GATHER || in->kind == NODE_PARAM)
             t += in->n; /* a lane may take every observation of one group; a shape's loop */
-        most = t > most ? t : most;
+        sum += 2 * t + 2; /* forward and reverse, each entered at least once */
     }
-    return most;
+    return sum;
 }
 
 /* float32: the templates write literals as doubles (1.5LF); drop the suffix, so that the

@@ -284,6 +284,36 @@ def test_row_distributions_run_on_the_device(vulkan):
     _lowered_matches(program, vulkan, np.random.default_rng(11), "row distributions")
 
 
+def test_loop_guard_never_gives_wrong_numbers(vulkan, monkeypatch):
+    """lavapipe silently stops an invocation's loops after 65535 iterations in all: three
+    likelihoods of 25000 (each alone below the guard) and long GARCH scans must either
+    match the CPU (more threads per chain) or be refused, never come back wrong."""
+    b = rmc.ModelBuilder()
+    mu, s = b.param("mu"), b.param("s", lower=0)
+    for k in range(3):
+        b.observe("y%d" % k, rmc.Normal(mu * (k + 1.0), s))
+    y = np.sin(np.arange(25000) * 0.37) * 2
+    models = [("three likelihoods", b.build(), {"y%d" % k: y / (k + 1) for k in range(3)})]
+    posteriordb.folder()
+    garch = [m for n, m, d in _posteriordb_models(monkeypatch) if n == "garch-garch11"][0]
+    for steps in (600, 1500, 5000):
+        ys = np.sin(np.arange(steps) * 0.3) * 3 + 5
+        models.append(("garch T=%d" % steps, garch, {"T": steps, "y": ys, "sigma1": 0.5}))
+    rng = np.random.default_rng(3)
+    for name, model, data in models:
+        program = rmc.Program(model, data)
+        try:
+            evaluator = rmc.Evaluator(program, backend="vulkan", device=vulkan)
+        except rmc.RmcError as exc:
+            assert "too large" in exc.message, exc.message
+            print("%s: refused (%s)" % (name, exc.message))
+            continue
+        worst, finite = compare(program, evaluator, rng, radius=0.5)
+        evaluator.close()
+        print("%s: %.2g over %d finite points" % (name, worst, finite))
+        assert finite > 0 and worst <= REL, "%s: relative error %.3g" % (name, worst)
+
+
 def test_auto_without_a_gpu_uses_the_cpu(vulkan, monkeypatch):
     if any(d["automatic"] for d in rmc.devices()):
         pytest.skip("this machine has a GPU, which auto would use")
