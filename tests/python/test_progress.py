@@ -46,6 +46,14 @@ def last_report(monkeypatch):
     return seen
 
 
+def _default_sigint():
+    """In the child, before exec: take SIGINT's default action back. A test runner started
+    in the background by a shell without job control (`cmd &`, nohup) ignores SIGINT, and
+    an ignored signal stays ignored across exec, so the child would never see the Ctrl-C
+    under test (Python installs its KeyboardInterrupt handler only over the default)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_builtin_bar_reports_the_run(capsys, last_report, monkeypatch):
     monkeypatch.setattr(rmc_progress, "_tqdm", lambda: None)
     fit = rmc.sample(centred_schools(), {"y": Y, "sigma": SIGMA}, chains=2, draws=500,
@@ -155,7 +163,8 @@ def test_sigint_returns_partial_draws(tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(rmc.__file__))
     proc = subprocess.Popen([sys.executable, "-c", INTERRUPT_SCRIPT % str(tmp_path)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(1.5)

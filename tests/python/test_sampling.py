@@ -1,5 +1,7 @@
 """Sampling through the Python API: shapes, settings, determinism, summaries, printing."""
 
+import signal
+
 import numpy as np
 import pytest
 
@@ -26,6 +28,14 @@ DATA = {"J": 8, "y": np.array([28, 8, -3, 7, -1, 1, 18, 12]),
 def fit():
     return rmc.sample(hierarchical_model(), DATA, chains=3, draws=200, warmup=200, seed=7,
                       target_accept=0.9)
+
+
+def _default_sigint():
+    """In the child, before exec: take SIGINT's default action back. A test runner started
+    in the background by a shell without job control (`cmd &`, nohup) ignores SIGINT, and
+    an ignored signal stays ignored across exec, so the child would never see the Ctrl-C
+    under test (Python installs its KeyboardInterrupt handler only over the default)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_draw_shapes(fit):
@@ -251,7 +261,8 @@ def test_ctrl_c_cancels_and_keeps_draws():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(rmc.__file__))
     proc = subprocess.Popen([sys.executable, "-c", CANCEL_SCRIPT], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(1.0)
