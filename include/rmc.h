@@ -365,6 +365,39 @@ RMC_API rmc_status rmc_scan_end(rmc_model *model, rmc_node next, int64_t steps,
 /* Record node's value in the draws under name (Stan's transformed parameters). */
 RMC_API rmc_status rmc_deterministic(rmc_model *model, const char *name, rmc_node node);
 
+/* ---------------------------------------------------------------- model files
+ *
+ * A model's JSON form (docs/model-files.md): {"format": "rmc-model", "version": 2,
+ * "records": [...]}, one record per builder call, as Python's rmc.save_model writes it.
+ * Versions 1 and 2 load; loading replays the records through the builder calls above, so
+ * a file gives the same model, and the same draws for a seed, in C and in Python. */
+
+/* Check and build a model from JSON text of len bytes (no terminating NUL needed). On
+ * RMC_OK *out is a finished model, owned by the caller (rmc_model_free). On failure *out
+ * is NULL and rmc_last_error() names what is wrong and where, as
+ * "record 3 (tilde): \"dist\" must be one of ..., got \"normel\"": RMC_ERR_ARGUMENT for
+ * text that is not JSON, not a model file, of an unsupported version, or with a record
+ * of an unknown kind, the wrong number of inputs, an input that is not an earlier record
+ * with a value, or a missing or mistyped attribute; the builder's own status (such as
+ * RMC_ERR_MODEL for a name declared twice) for a record it refuses, prefixed the same
+ * way; RMC_ERR_NOMEM; RMC_ERR_BACKEND when librmc was built without cJSON. text is only
+ * read during the call. Thread-safe: calls on different texts may run at once. */
+RMC_API rmc_status rmc_model_load_json(const char *text, size_t len, rmc_model **out);
+
+/* rmc_model_load_json() on the contents of a file; messages start with the path, and a
+ * file that cannot be read is an RMC_ERR_ARGUMENT naming the system's reason. */
+RMC_API rmc_status rmc_model_load_file(const char *path, rmc_model **out);
+
+/* The model as JSON text, written to *out (NUL-terminated, owned by the caller: free it
+ * with rmc_model_json_free). rmc_model_load_json() and Python's rmc.load_model read it
+ * back as the same model: the same parameters, data, columns and log density. The records
+ * need not be those the model was built from: a data field declared twice is written
+ * once, and deterministics come last (in their order). Works without cJSON. Fails with
+ * the model's own error for a model whose building failed, and RMC_ERR_MODEL inside an
+ * open scan. Reads the model only: may run while other threads read it. */
+RMC_API rmc_status rmc_model_save_json(const rmc_model *model, char **out);
+RMC_API void rmc_model_json_free(char *text);
+
 /* ---------------------------------------------------------------- data */
 
 typedef struct rmc_data rmc_data;

@@ -8,6 +8,7 @@
 #   scripts/sanitize.sh                 # every job (ASan and UBSan in one build)
 #   scripts/sanitize.sh asan ubsan fuzz # some of them, each sanitizer on its own
 #   FUZZ_SECONDS=600 scripts/sanitize.sh fuzz     # a longer fuzzing run
+#   (FUZZ_MODELFILE_SECONDS, 60 by default, is the model-file harness's share)
 #
 # Known open defects are tests named known_bug_* that ctest expects to fail; a job fails on
 # anything else. A summary of the time each job took is printed at the end.
@@ -114,16 +115,25 @@ PY
 # and leaves its input in build-fuzz/artifacts/ (make it a regression test: README there).
 job_fuzz() {
   configure build-fuzz -DRMC_SANITIZE=address,undefined -DRMC_FUZZ=ON
-  build build-fuzz --target fuzz_model
-  rm -rf build-fuzz/corpus build-fuzz/artifacts
-  mkdir -p build-fuzz/corpus build-fuzz/artifacts
+  build build-fuzz --target fuzz_model fuzz_modelfile
+  rm -rf build-fuzz/corpus build-fuzz/corpus_modelfile build-fuzz/artifacts
+  mkdir -p build-fuzz/corpus build-fuzz/corpus_modelfile build-fuzz/artifacts
   cp tests/fuzz/corpus/* build-fuzz/corpus/
+  cp tests/fuzz/corpus_modelfile/* build-fuzz/corpus_modelfile/
   build-fuzz/tests/fuzz/fuzz_model -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 \
     -timeout=20 -artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
     build-fuzz/corpus >build-fuzz/fuzz.log 2>&1 || { tail -60 build-fuzz/fuzz.log; exit 1; }
   grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" \
     build-fuzz/fuzz.log
   echo "corpus: $(ls build-fuzz/corpus | wc -l) inputs"
+  # Model files (rmc_model_load_json): FUZZ_MODELFILE_SECONDS, 60 by default.
+  build-fuzz/tests/fuzz/fuzz_modelfile -max_total_time="${FUZZ_MODELFILE_SECONDS:-60}" \
+    -rss_limit_mb=2048 -timeout=20 -dict=tests/fuzz/modelfile.dict \
+    -artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 build-fuzz/corpus_modelfile \
+    >build-fuzz/fuzz_modelfile.log 2>&1 || { tail -60 build-fuzz/fuzz_modelfile.log; exit 1; }
+  grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" \
+    build-fuzz/fuzz_modelfile.log
+  echo "model-file corpus: $(ls build-fuzz/corpus_modelfile | wc -l) inputs"
 }
 
 # Same seed, same draws, whatever the CPU's vector width: the portable library against one

@@ -309,6 +309,15 @@ _bind("rmc_scan_begin", _status, _model_p, _node, c_int32, POINTER(_node), POINT
 _bind("rmc_scan_end", _status, _model_p, _node, c_int64, c_char_p, POINTER(_node))
 # rmc_status rmc_deterministic(rmc_model *model, const char *name, rmc_node node);
 _bind("rmc_deterministic", _status, _model_p, c_char_p, _node)
+# rmc_status rmc_model_load_json(const char *text, size_t len, rmc_model **out);
+_bind("rmc_model_load_json", _status, c_char_p, ctypes.c_size_t, POINTER(_model_p))
+# rmc_status rmc_model_load_file(const char *path, rmc_model **out);
+_bind("rmc_model_load_file", _status, c_char_p, POINTER(_model_p))
+# rmc_status rmc_model_save_json(const rmc_model *model, char **out);
+# (the text comes back as a void pointer: it must reach rmc_model_json_free unchanged)
+_bind("rmc_model_save_json", _status, _model_p, POINTER(c_void_p))
+# void rmc_model_json_free(char *text);
+_bind("rmc_model_json_free", None, c_void_p)
 
 # rmc_status rmc_data_create(rmc_data **out);
 _bind("rmc_data_create", _status, POINTER(_data_p))

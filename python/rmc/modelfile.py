@@ -7,14 +7,16 @@ checks every record against the schema below before building, so that a hand-edi
 damaged file fails with a message naming the record and the attribute, not a KeyError.
 """
 
+import ctypes
 import json
 import numbers
 import os
 
 from . import _lib
-from .builder import FORMAT_VERSION, Model
+from .builder import FORMAT_VERSION, Model, _CModel
 
-__all__ = ["save_model", "load_model", "validate_model_doc", "ModelFileError"]
+__all__ = ["save_model", "load_model", "validate_model_doc", "ModelFileError",
+           "model_to_json_c"]
 
 
 class ModelFileError(ValueError):
@@ -147,11 +149,19 @@ def _check_record(rec, i, where):
                                  "string, where given" % what)
 
 
-def load_model(path):
+def load_model(path, loader="python"):
     """Read, check and build a model file written by :func:`save_model` (or
     :meth:`rmc.Model.to_json`). Raises :class:`ModelFileError` (a ValueError) saying what
-    is wrong and where; errors the C builder finds are reported the same way."""
+    is wrong and where; errors the C builder finds are reported the same way.
+
+    ``loader="c"`` checks and builds the file with librmc's ``rmc_model_load_file`` (the
+    loader C programs use) instead; the model is the same, and the messages name the
+    record and field in the C loader's words."""
     where = os.fspath(path)
+    if loader == "c":
+        return _load_model_c(where)
+    if loader != "python":
+        raise ValueError("loader must be \"python\" or \"c\", got %r" % (loader,))
     try:
         with open(where) as f:
             doc = json.load(f)
@@ -178,3 +188,33 @@ def save_model(model, path):
     with open(path, "w") as f:
         f.write(model.to_json() + "\n")
     return path
+
+
+def _load_model_c(where):
+    """load_model(loader="c"): C checks and builds; Python keeps the records it read."""
+    handle = ctypes.c_void_p()
+    status = _lib.lib.rmc_model_load_file(os.fsencode(where), ctypes.byref(handle))
+    if status != _lib.RMC_OK:
+        raise ModelFileError(_lib.last_error()) from None
+    c_model = _CModel.__new__(_CModel)
+    c_model._handle = handle
+    with open(where) as f:   # valid JSON: the C loader has just read it
+        records = json.load(f)["records"]
+    model = Model.__new__(Model)
+    model._records = tuple(records)
+    model._c_model = c_model
+    return model
+
+
+def model_to_json_c(model):
+    """The model as the C library writes it (``rmc_model_save_json``): the same model as
+    :meth:`rmc.Model.to_json`, though deterministics come last and a data field declared
+    twice is written once."""
+    if not isinstance(model, Model):
+        model = model.build()
+    text = ctypes.c_void_p()
+    _lib._check(_lib.lib.rmc_model_save_json(model.c_model()._handle, ctypes.byref(text)))
+    try:
+        return ctypes.string_at(text.value).decode()
+    finally:
+        _lib.lib.rmc_model_json_free(text)
