@@ -4,8 +4,9 @@
 The seeds are the model files of the tests (tests/data/model_*.json, which Python's
 save_model wrote), the eight-schools file of docs/model-files.md, and a few small files
 that must load (a version 1 file, scans without sequences) or be refused. Written compact,
-one file per seed; deterministic. Inputs that once crashed the harness are kept next to
-them as crash_*.json and are not rewritten here.
+one file per seed; deterministic. Inputs the fuzzer found (a crash, a leak, a run out of
+memory) are kept next to them under names saying what they did (oom_*.json) and are not
+rewritten here.
 
     python3 tests/fuzz/make_modelfile_corpus.py
 """

@@ -7,6 +7,7 @@ to tests/data/model_*.json, the files the C test (tests/test_modelfile.c) and th
 seed corpus (tests/fuzz/make_corpus.py) read; a test here checks they are up to date.
 """
 
+import ctypes
 import json
 import os
 import sys
@@ -21,10 +22,13 @@ from rmc import _lib  # noqa: E402
 from rmc.modelfile import model_to_json_c  # noqa: E402
 
 DATA_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "data"))
-# A librmc older than the package binds missing symbols to stubs without argtypes.
-HAVE_C = hasattr(_lib.lib.rmc_model_load_json, "argtypes")
-needs_c = pytest.mark.skipif(not HAVE_C, reason="librmc has no rmc_model_load_json (older "
-                             "build)")
+# A librmc older than the package binds missing symbols to stubs without argtypes; one
+# built without cJSON answers RMC_ERR_BACKEND.
+HAVE_C = hasattr(_lib.lib.rmc_model_load_json, "argtypes") and \
+    _lib.lib.rmc_model_load_json(b"{}", 2, ctypes.byref(ctypes.c_void_p())) != \
+    _lib.RMC_ERR_BACKEND
+needs_c = pytest.mark.skipif(not HAVE_C, reason="librmc cannot load model files (an older "
+                             "build, or built without cJSON)")
 
 
 def eight_schools():
