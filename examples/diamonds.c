@@ -12,7 +12,8 @@
  * (the intercept, modelled separately here, as brms does). Several predictors correlate
  * above 0.99, so the posterior is a long, narrow ridge: the reference run (Stan) needed a
  * target acceptance of 0.99 and trees up to depth 20, and this example uses the same.
- * Every gradient is a dense 5000 x 24 product, so expect minutes, not seconds.
+ * Every gradient is a dense 5000 x 24 product, and the run takes some 23 million of them:
+ * expect tens of minutes on two cores.
  *
  * Run: ./diamonds [posteriordb folder]   (default: $RMC_POSTERIORDB, else the folder set
  * at build time). tests/test_posteriordb_examples.c holds this model to the reference.

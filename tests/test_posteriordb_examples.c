@@ -7,9 +7,10 @@
  * check, and that the examples' settings are the reference run's. Skips when the
  * posteriordb files are absent.
  *
- * diamonds takes about ten minutes on two cores (5000 x 24 products, trees up to depth 20),
- * so, as in the Python suite, it runs only when the environment sets RMC_SLOW=1. Each case
- * can be run alone by name: RMC_SLOW=1 test_posteriordb_examples diamonds_matches_reference.
+ * diamonds takes tens of minutes on two cores (some 23 million gradients, each a 5000 x 24
+ * product), so, as in the Python suite, it runs only when the environment sets RMC_SLOW=1.
+ * Each case can be run alone by name:
+ *     RMC_SLOW=1 test_posteriordb_examples diamonds_matches_reference
  */
 #include <setjmp.h>
 #include <stdarg.h>
