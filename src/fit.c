@@ -23,6 +23,7 @@ struct rmc_fit *fit_create(const rmc_program *p, const rmc_config *config)
     f->draws = kept;
     f->columns = p->n_columns;
     f->dim = p->dim;
+    f->max_depth = config->sampler == RMC_SAMPLER_NUTS ? config->max_depth : 0;
     f->values = rmc_calloc((size_t)rows, (size_t)p->n_columns * sizeof(double));
     f->stats = rmc_calloc((size_t)rows, RMC_STAT_COUNT * sizeof(double));
     f->completed = rmc_calloc((size_t)config->chains, sizeof *f->completed);
@@ -214,7 +215,8 @@ const char *rmc_fit_summary_text(rmc_fit *f)
             const double *st = f->stats + (c * f->draws + d) * RMC_STAT_COUNT;
 
             divergent += st[RMC_STAT_DIVERGENT] != 0.0;
-            saturated += st[RMC_STAT_N_LEAPFROG] >= 1023.0 && st[RMC_STAT_TREE_DEPTH] >= 10;
+            /* the run's own limit: a tree that reached it stopped doubling there */
+            saturated += f->max_depth > 0 && st[RMC_STAT_TREE_DEPTH] >= f->max_depth;
             n++;
         }
     }

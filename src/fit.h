@@ -15,6 +15,7 @@ struct rmc_fit {
     double *step_size;    /* [chains]                        */
     double *inv_metric;   /* [chains][dim]                   */
     int64_t gradients;
+    int32_t max_depth;    /* NUTS depth limit of the run, 0 for other samplers */
     int64_t batch_slots, batch_used; /* lockstep batches: chains x batches, useful ones */
     double seconds;
     int32_t cancelled;

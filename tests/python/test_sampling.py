@@ -275,3 +275,24 @@ def test_ctrl_c_cancels_and_keeps_draws():
     assert "cancelled True True" in out
     assert "sampling was interrupted" in err
     assert time.time() - start < 10
+
+
+def test_c_summary_counts_tree_depth_against_the_runs_limit():
+    """rmc_fit_summary_text warns about saturated trees by the run's max_depth, not 10."""
+    import ctypes
+    from rmc import _lib
+    b = rmc.ModelBuilder()
+    b.param("x", shape=3, prior=rmc.Normal(0, 1))
+    program = rmc.Program(b.build(), {})
+    texts = []
+    for depth in (1, 12):
+        config = _lib.Config()
+        _lib.lib.rmc_config_default(ctypes.byref(config))
+        config.max_depth, config.warmup, config.draws, config.chains = depth, 100, 50, 2
+        fit = ctypes.c_void_p()
+        assert _lib.lib.rmc_sample(program._handle, ctypes.byref(config),
+                                   ctypes.byref(fit)) == 0
+        texts.append(_lib.lib.rmc_fit_summary_text(fit).decode())
+        _lib.lib.rmc_fit_free(fit)
+    assert "maximum tree depth" in texts[0]
+    assert "maximum tree depth" not in texts[1]
