@@ -474,6 +474,9 @@ typedef enum rmc_sampler {
                            * chains' acceptance, for which 0.651 is the usual choice) */
     RMC_SAMPLER_MEADS,    /* MEADS: generalized HMC, no tuning settings; 4 folds of
                            * chains adapted from each other's statistics (chains >= 8) */
+    RMC_SAMPLER_AUTO,     /* the default: CHEES for 64 chains or more, else NUTS (with
+                           * many chains NUTS keeps every batch waiting for its longest
+                           * trajectory); target_accept then applies as for that one */
 } rmc_sampler;
 
 typedef enum rmc_backend {

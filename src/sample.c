@@ -49,7 +49,7 @@ void rmc_config_default(rmc_config *c)
     if (!c)
         return;
     memset(c, 0, sizeof *c);
-    c->sampler = RMC_SAMPLER_NUTS;
+    c->sampler = RMC_SAMPLER_AUTO;
     c->backend = RMC_BACKEND_AUTO;
     c->chains = 4;
     c->draws = 1000;
@@ -71,7 +71,8 @@ void rmc_config_default(rmc_config *c)
 static rmc_status check_config(const rmc_program *p, const rmc_config *c)
 {
     if (c->sampler != RMC_SAMPLER_NUTS && c->sampler != RMC_SAMPLER_HMC &&
-        c->sampler != RMC_SAMPLER_CHEES && c->sampler != RMC_SAMPLER_MEADS)
+        c->sampler != RMC_SAMPLER_CHEES && c->sampler != RMC_SAMPLER_MEADS &&
+        c->sampler != RMC_SAMPLER_AUTO)
         return rmc_fail(RMC_ERR_ARGUMENT, "sampler: unknown value %d", (int)c->sampler);
     if (c->sampler == RMC_SAMPLER_MEADS && c->chains < 8)
         return rmc_fail(RMC_ERR_ARGUMENT, "sampler meads adapts each of its 4 folds of chains "
@@ -651,7 +652,20 @@ static rmc_status sample_chees(struct run *r, struct vk_program *vk, double t0,
     return finish(r, t0, out);
 }
 
+static rmc_status sample(const rmc_program *p, const rmc_config *config, rmc_fit **out);
+
 rmc_status rmc_sample(const rmc_program *p, const rmc_config *config, rmc_fit **out)
+{
+    rmc_config resolved;
+
+    if (!config || config->sampler != RMC_SAMPLER_AUTO)
+        return sample(p, config, out);
+    resolved = *config;
+    resolved.sampler = config->chains >= 64 ? RMC_SAMPLER_CHEES : RMC_SAMPLER_NUTS;
+    return sample(p, &resolved, out);
+}
+
+static rmc_status sample(const rmc_program *p, const rmc_config *config, rmc_fit **out)
 {
     struct run r = { .program = p, .config = config };
     pthread_t *threads;

@@ -199,6 +199,44 @@ static void duplicate_parameter(void **state)
     rmc_model_free(m);
 }
 
+/* The default sampler is chosen by the chain count: ChEES (one number of steps for every
+ * chain, no tree) from 64 chains, NUTS below. */
+static void auto_sampler_by_chain_count(void **state)
+{
+    rmc_model *m = regression(1.0);
+    rmc_data *d = regression_data(N, N);
+    rmc_program *p = compile_ok(m, d);
+    rmc_config c;
+    rmc_fit *f;
+
+    (void)state;
+    rmc_config_default(&c);
+    assert_int_equal(c.sampler, RMC_SAMPLER_AUTO);
+    for (int many = 0; many < 2; many++) {
+        const double *st;
+        int64_t chains;
+        int trees = 0, same = 1;
+
+        c.chains = many ? 64 : 4;
+        c.warmup = 100;
+        c.draws = 20;
+        assert_int_equal(rmc_sample(p, &c, &f), RMC_OK);
+        st = rmc_fit_stats(f);
+        chains = rmc_fit_chains(f);
+        for (int64_t k = 0; k < chains * 20; k++) {
+            trees |= st[k * RMC_STAT_COUNT + RMC_STAT_TREE_DEPTH] > 0;
+            same &= st[k * RMC_STAT_COUNT + RMC_STAT_N_LEAPFROG] ==
+                    st[(k % 20) * RMC_STAT_COUNT + RMC_STAT_N_LEAPFROG];
+        }
+        assert_int_equal(trees, !many);
+        if (many)
+            assert_true(same);
+        rmc_fit_free(f);
+    }
+    rmc_program_free(p);
+    rmc_data_free(d);
+}
+
 static void bad_settings(void **state)
 {
     rmc_model *m = regression(1.0);
@@ -428,6 +466,7 @@ static void cancellation_keeps_completed_draws(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(auto_sampler_by_chain_count),
         cmocka_unit_test(missing_data_field),
         cmocka_unit_test(wrong_length_and_shape),
         cmocka_unit_test(non_finite_data),
