@@ -85,7 +85,7 @@ TRANSFORMS = {"none": 0, "ordered": 1, "positive_ordered": 2, "simplex": 3,
               "cholesky_corr": 4}
 
 # rmc_sampler, rmc_backend
-SAMPLERS = {"nuts": 0, "hmc": 1, "chees": 2, "meads": 3}
+SAMPLERS = {"nuts": 0, "hmc": 1, "chees": 2, "meads": 3, "auto": 4}
 BACKENDS = {"auto": 0, "cpu": 1, "vulkan": 2}
 BACKEND_NAMES = {v: k for k, v in BACKENDS.items()}
 RMC_ERR_BACKEND = 7

@@ -232,8 +232,8 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
         sampler: "nuts", "hmc" (static HMC with ``hmc_steps`` leapfrog steps), "chees"
             (ChEES-HMC: every chain in lockstep with one jittered trajectory length,
             adapted across chains; at least 2) or "meads" (generalized HMC tuned across
-            4 folds of chains; at least 8). None: "chees" for 64 chains or more, else
-            "nuts".
+            4 folds of chains; at least 8). None or "auto": "chees" for 64 chains or
+            more, else "nuts".
         target_accept, max_treedepth, step_size: dual-averaging target (None: 0.8, or for
             "chees" 0.651, which applies to the harmonic mean of the chains' acceptance
             probabilities), NUTS depth limit, initial step size.
@@ -279,7 +279,7 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
         raise ValueError("seed must fit in 64 bits, got %d" % seed)
 
     program = model_spec if isinstance(model_spec, Program) else Program(model_spec, data)
-    if sampler is None:   # many chains: NUTS would keep each batch waiting for its longest
+    if sampler is None or sampler == "auto":   # many chains: NUTS would keep each batch waiting for its longest
         sampler = "chees" if chains >= 64 else "nuts"
 
     config = _lib.Config()

@@ -14,7 +14,7 @@ def test_config_defaults_read_through_the_struct():
     config = _lib.Config()
     _lib.lib.rmc_config_default(ctypes.byref(config))
     assert ctypes.sizeof(_lib.Config) == 168   # sizeof(rmc_config) on LP64
-    assert (config.sampler, config.backend) == (0, 0)
+    assert (config.sampler, config.backend) == (_lib.SAMPLERS["auto"], 0)
     assert (config.chains, config.draws, config.warmup, config.thin) == (4, 1000, 1000, 1)
     assert config.seed == 1 and config.threads == 0 and config.max_depth == 10
     assert config.target_accept == pytest.approx(0.8) and config.step_size == 1.0
@@ -22,6 +22,7 @@ def test_config_defaults_read_through_the_struct():
     assert config.init_radius == 2.0 and config.init_tries == 100
     assert not config.init and not config.progress and not config.cancel
     assert not config.progress_info
+    assert not config.draws_fn and config.chunk_draws == 0 and config.keep_draws == 1
 
 
 def test_status_names_match_the_header():
