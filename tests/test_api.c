@@ -235,6 +235,7 @@ static void auto_sampler_by_chain_count(void **state)
     }
     rmc_program_free(p);
     rmc_data_free(d);
+    rmc_model_free(m);
 }
 
 static void bad_settings(void **state)
