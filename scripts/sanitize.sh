@@ -20,6 +20,10 @@ scripts/install-deps.sh
 
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-90}
+# A fixed libFuzzer seed: CI then walks the same sequence of mutations every run, so a red
+# fuzz job means a change broke something, not that chance found an old defect on the day.
+# FUZZ_SEED=0 picks a fresh random seed (the longer runs of tests/fuzz/README.md).
+FUZZ_SEED=${FUZZ_SEED:-1}
 export CC=${SANITIZE_CC:-clang}
 export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$(mktemp -d)}"
 # Sanitizer reports must fail the run, as an exit status (not an abort, which ctest counts
@@ -120,15 +124,15 @@ job_fuzz() {
   mkdir -p build-fuzz/corpus build-fuzz/corpus_modelfile build-fuzz/artifacts
   cp tests/fuzz/corpus/* build-fuzz/corpus/
   cp tests/fuzz/corpus_modelfile/* build-fuzz/corpus_modelfile/
-  build-fuzz/tests/fuzz/fuzz_model -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 \
-    -timeout=20 -artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
+  build-fuzz/tests/fuzz/fuzz_model -max_total_time="$FUZZ_SECONDS" -seed="$FUZZ_SEED" \
+    -rss_limit_mb=2048 -timeout=20 -artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
     build-fuzz/corpus >build-fuzz/fuzz.log 2>&1 || { tail -60 build-fuzz/fuzz.log; exit 1; }
   grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" \
     build-fuzz/fuzz.log
   echo "corpus: $(ls build-fuzz/corpus | wc -l) inputs"
   # Model files (rmc_model_load_json): FUZZ_MODELFILE_SECONDS, 60 by default.
   build-fuzz/tests/fuzz/fuzz_modelfile -max_total_time="${FUZZ_MODELFILE_SECONDS:-60}" \
-    -rss_limit_mb=2048 -timeout=20 -dict=tests/fuzz/modelfile.dict \
+    -seed="$FUZZ_SEED" -rss_limit_mb=2048 -timeout=20 -dict=tests/fuzz/modelfile.dict \
     -artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 build-fuzz/corpus_modelfile \
     >build-fuzz/fuzz_modelfile.log 2>&1 || { tail -60 build-fuzz/fuzz_modelfile.log; exit 1; }
   grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" \

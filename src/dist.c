@@ -1087,6 +1087,11 @@ const struct dist_info *dist_info(int32_t dist)
 
 double dist_eval(int32_t dist, const struct dist_call *c)
 {
+    /* No observations have log density 0; the densities' scalar fast paths read the first
+     * element of a broadcast argument, which an empty argument does not have (found by
+     * the fuzzer: normal(empty | empty, empty) read past its buffer). */
+    if (c->n == 0)
+        return 0.0;
     return registry[dist].lpdf(c);
 }
 
