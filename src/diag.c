@@ -10,9 +10,11 @@
 #include "util.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* What work_init() prepares and diagnose() computes. */
 enum {
@@ -134,33 +136,45 @@ static uint64_t sort_key(double x)
     return u >> 63 ? ~u : u | (UINT64_C(1) << 63);
 }
 
-/* Sort items[n] (n >= 1, no NaN) by value with an LSD radix sort, a byte per pass; spare
- * is scratch of n items. Linear time, and no comparison callback as with qsort: this sort
- * is most of the cost of a summary. */
+/* Radix sort digits: six passes of 11 bits (the last of 9) cover a 64-bit key, two fewer
+ * passes over the items than bytes would take, while 2,048 counters per digit still sit
+ * in the caches during the scatter. */
+#define RADIX_BITS 11
+#define RADIX_SIZE (1 << RADIX_BITS)
+#define RADIX_PASSES ((64 + RADIX_BITS - 1) / RADIX_BITS)
+
+static unsigned radix_digit(uint64_t key, int pass)
+{
+    return (unsigned)(key >> (RADIX_BITS * pass)) & (RADIX_SIZE - 1);
+}
+
+/* Sort items[n] (n >= 1, no NaN) by value with an LSD radix sort; spare is scratch of n
+ * items. Linear time, and no comparison callback as with qsort: this sort is most of the
+ * cost of a summary. The counters (96 KiB) live on the stack. */
 static void sort_items(rank_item *items, rank_item *spare, int64_t n)
 {
-    int64_t count[8][256];
+    int64_t count[RADIX_PASSES][RADIX_SIZE];
     memset(count, 0, sizeof count);
     for (int64_t i = 0; i < n; i++) {
         uint64_t key = sort_key(items[i].value);
-        for (int b = 0; b < 8; b++)
-            count[b][(key >> (8 * b)) & 0xff]++;
+        for (int p = 0; p < RADIX_PASSES; p++)
+            count[p][radix_digit(key, p)]++;
     }
 
     rank_item *src = items, *dst = spare;
-    for (int b = 0; b < 8; b++) {
-        /* A byte that every key shares would leave the order as it is. */
-        if (count[b][(sort_key(src[0].value) >> (8 * b)) & 0xff] == n)
+    for (int p = 0; p < RADIX_PASSES; p++) {
+        /* A digit that every key shares would leave the order as it is. */
+        if (count[p][radix_digit(sort_key(src[0].value), p)] == n)
             continue;
 
         int64_t offset = 0;
-        for (int v = 0; v < 256; v++) {
-            int64_t c = count[b][v];
-            count[b][v] = offset;
+        for (int v = 0; v < RADIX_SIZE; v++) {
+            int64_t c = count[p][v];
+            count[p][v] = offset;
             offset += c;
         }
         for (int64_t i = 0; i < n; i++) {
-            int64_t slot = count[b][(sort_key(src[i].value) >> (8 * b)) & 0xff]++;
+            int64_t slot = count[p][radix_digit(sort_key(src[i].value), p)]++;
             dst[slot] = src[i];
         }
 
@@ -617,7 +631,10 @@ static double ess_of(diag_work *w, const double *x)
         w->seq_mean[s] = mean_of(x + s * h, h);
 
     /* The mean autocovariance over sequences needs only the summed power spectrum: one
-     * forward transform per pair of sequences (m = 2 * chains is even), one inverse. */
+     * forward transform per pair of sequences (m = 2 * chains is even), one inverse.
+     * TODO: for many short sequences (ChEES: 100,000 chains of 200 draws) these FFTs are a
+     * fifth of the summary; summing lags directly until Geyer's cut, falling back to the
+     * FFT past a few dozen lags, would do the same work in a few passes over the draws. */
     memset(w->power, 0, (size_t)w->fft.len * sizeof(double));
     for (int64_t s = 0; s < m; s += 2)
         add_power_pair(&w->fft, x + s * h, w->seq_mean[s], x + (s + 1) * h,
@@ -808,6 +825,44 @@ static int summary_fail(double *out)
     return -1;
 }
 
+/* The summary of draws[chains][n] into out[RMC_SUM_COUNT] (already NaN), with w prepared
+ * by work_init(WANT_SORT | WANT_ALL) for this shape when n >= DIAG_MIN_DRAWS, else by
+ * work_init(WANT_SORT). Cannot fail. */
+static void summarise(diag_work *w, const double *draws, int64_t chains, int64_t n,
+                      double *out)
+{
+    int64_t total = chains * n;
+    uint32_t found = scan_draws(draws, total);
+
+    out[RMC_SUM_MEAN] = mean_of(draws, total);
+    if (total > 1)
+        out[RMC_SUM_SD] = sqrt(variance_of(draws, total, out[RMC_SUM_MEAN]));
+
+    /* NaN has no place in an order: with one, the quantiles stay NaN (and, the draws not
+     * being finite, so do the diagnostics). */
+    if (found & SCAN_NAN)
+        return;
+
+    sort_draws(w, draws);
+    out[RMC_SUM_Q5] = item_quantile(w->items, total, 0.05);
+    out[RMC_SUM_Q50] = item_quantile(w->items, total, 0.5);
+    out[RMC_SUM_Q95] = item_quantile(w->items, total, 0.95);
+
+    if (n >= DIAG_MIN_DRAWS && !(found & (SCAN_NONFINITE | SCAN_CONSTANT))) {
+        double res[RES_COUNT] = {NAN, NAN, NAN, NAN};
+        diagnose(w, draws, WANT_SORT | WANT_ALL, res);
+        out[RMC_SUM_MCSE_MEAN] = out[RMC_SUM_SD] / sqrt(res[RES_ESS_MEAN]);
+        out[RMC_SUM_ESS_BULK] = res[RES_ESS_BULK];
+        out[RMC_SUM_ESS_TAIL] = res[RES_ESS_TAIL];
+        out[RMC_SUM_RHAT] = res[RES_RHAT];
+    }
+}
+
+static uint32_t summary_needs(int64_t n)
+{
+    return n >= DIAG_MIN_DRAWS ? WANT_SORT | WANT_ALL : WANT_SORT;
+}
+
 int diag_summary(const double *draws, int64_t chains, int64_t n, double *out)
 {
     if (out == NULL)
@@ -819,39 +874,100 @@ int diag_summary(const double *draws, int64_t chains, int64_t n, double *out)
     int shape = check_shape(draws, chains, n, &total);
     if (shape != 0)
         return shape < 0 ? summary_fail(out) : 0;
-    uint32_t found = scan_draws(draws, total);
 
-    out[RMC_SUM_MEAN] = mean_of(draws, total);
-    if (total > 1)
-        out[RMC_SUM_SD] = sqrt(variance_of(draws, total, out[RMC_SUM_MEAN]));
-
-    /* NaN has no place in an order: with one, the quantiles stay NaN (and, the draws not
-     * being finite, so do the diagnostics). */
-    if (found & SCAN_NAN)
-        return 0;
-
-    int diagnosable = n >= DIAG_MIN_DRAWS && !(found & (SCAN_NONFINITE | SCAN_CONSTANT));
-    uint32_t what = diagnosable ? WANT_SORT | WANT_ALL : WANT_SORT;
     diag_work w;
-    if (work_init(&w, chains, n, what) != 0) {
+    if (work_init(&w, chains, n, summary_needs(n)) != 0) {
         work_free(&w);
         return summary_fail(out);
     }
-    sort_draws(&w, draws);
-    out[RMC_SUM_Q5] = item_quantile(w.items, total, 0.05);
-    out[RMC_SUM_Q50] = item_quantile(w.items, total, 0.5);
-    out[RMC_SUM_Q95] = item_quantile(w.items, total, 0.95);
-
-    if (diagnosable) {
-        double res[RES_COUNT] = {NAN, NAN, NAN, NAN};
-        diagnose(&w, draws, what, res);
-        out[RMC_SUM_MCSE_MEAN] = out[RMC_SUM_SD] / sqrt(res[RES_ESS_MEAN]);
-        out[RMC_SUM_ESS_BULK] = res[RES_ESS_BULK];
-        out[RMC_SUM_ESS_TAIL] = res[RES_ESS_TAIL];
-        out[RMC_SUM_RHAT] = res[RES_RHAT];
-    }
+    summarise(&w, draws, chains, n, out);
     work_free(&w);
     return 0;
+}
+
+/* ---------------------------------------------------------------- many columns */
+
+/* One worker of diag_summary_columns: columns first, first + stride, ... with its own
+ * scratch, allocated once and reused, since fresh pages for every column of a large fit
+ * cost a quarter of the time in page faults. */
+typedef struct column_job {
+    int64_t chains, n, columns, first, stride;
+    diag_fill_fn fill;
+    void *ctx;
+    double *out;
+    int failed;
+} column_job;
+
+static void *summary_worker(void *arg)
+{
+    column_job *job = arg;
+    int64_t total = job->chains * job->n;
+    double *buf = alloc_array(total, sizeof(double));
+    diag_work w;
+
+    if (work_init(&w, job->chains, job->n, summary_needs(job->n)) != 0 || buf == NULL) {
+        job->failed = 1;
+    } else {
+        for (int64_t j = job->first; j < job->columns; j += job->stride) {
+            job->fill(job->ctx, j, buf);
+            summarise(&w, buf, job->chains, job->n, job->out + j * RMC_SUM_COUNT);
+        }
+    }
+    work_free(&w);
+    free(buf);
+    return NULL;
+}
+
+/* Scratch bytes of one worker per draw: the draws, two rank_item arrays, two split arrays. */
+#define SUMMARY_BYTES_PER_DRAW (sizeof(double) * 3 + sizeof(rank_item) * 2)
+
+int diag_summary_columns(int64_t chains, int64_t n, int64_t columns, diag_fill_fn fill,
+                         void *ctx, int threads, double *out)
+{
+    if (out == NULL || fill == NULL || columns < 0 || chains < 1 || n < 1
+        || chains > INT64_MAX / n)
+        return -1;
+    int64_t total = chains * n;
+    for (int64_t i = 0; i < columns * RMC_SUM_COUNT; i++)
+        out[i] = NAN;
+
+    /* Workers each hold scratch of about 56 bytes per draw: no more of them than a
+     * quarter of physical memory holds, so that a summary of 100,000 chains stays within
+     * reach of the fit it summarises. */
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+    double budget = pages > 0 && page_size > 0 ? 0.25 * (double)pages * (double)page_size
+                                               : 1e30;
+    double per_worker = (double)total * (double)SUMMARY_BYTES_PER_DRAW;
+    if (threads > columns)
+        threads = (int)columns;
+    if (threads > 1 && (double)threads * per_worker > budget)
+        threads = budget / per_worker >= 1.0 ? (int)(budget / per_worker) : 1;
+    if (threads < 1)
+        threads = 1;
+
+    column_job jobs[DIAG_MAX_THREADS];
+    pthread_t tid[DIAG_MAX_THREADS];
+    int started[DIAG_MAX_THREADS] = {0};
+    if (threads > DIAG_MAX_THREADS)
+        threads = DIAG_MAX_THREADS;
+    for (int t = 0; t < threads; t++)
+        jobs[t] = (column_job){chains, n, columns, t, threads, fill, ctx, out, 0};
+
+    /* A worker that cannot start leaves its columns to the calling thread. */
+    for (int t = 1; t < threads; t++)
+        started[t] = pthread_create(&tid[t], NULL, summary_worker, &jobs[t]) == 0;
+    summary_worker(&jobs[0]);
+    for (int t = 1; t < threads; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            summary_worker(&jobs[t]);
+    }
+
+    int failed = 0;
+    for (int t = 0; t < threads; t++)
+        failed |= jobs[t].failed;
+    return failed ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- public entry points */

@@ -28,6 +28,21 @@
  * split chains); it is NaN whenever the diagnostics are (constant draws included). */
 int diag_summary(const double *draws, int64_t chains, int64_t n, double *out);
 
+/* Fills buf[chains][n] with the draws of column `column`; called from worker threads,
+ * each column once, so it must be safe to call concurrently for different columns. */
+typedef void (*diag_fill_fn)(void *ctx, int64_t column, double *buf);
+
+/* Most worker threads diag_summary_columns starts. */
+#define DIAG_MAX_THREADS 64
+
+/* diag_summary of `columns` quantities into out[columns][RMC_SUM_COUNT], the draws of each
+ * obtained from fill, on up to `threads` threads (fewer when their scratch, about 56 bytes
+ * per draw each, would pass a quarter of physical memory). The results do not depend on
+ * the number of threads. Returns 0, or -1 for bad arguments or when memory runs out (the
+ * columns not summarised are then NaN). */
+int diag_summary_columns(int64_t chains, int64_t n, int64_t columns, diag_fill_fn fill,
+                         void *ctx, int threads, double *out);
+
 /* max(split R-hat of the rank-normalised draws, split R-hat of the rank-normalised folded
  * draws |x - median|). The median is that of the draws kept by the split (the middle draw
  * of an odd-length chain is dropped), as in ArviZ. A single chain is split into two

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "diag.h"
 #include "program.h"
@@ -115,32 +116,44 @@ static int64_t common_length(const rmc_fit *f)
     return n;
 }
 
+/* diag_summary_columns' view of a fit: column j of every chain's first n draws. */
+struct column_source {
+    const rmc_fit *fit;
+    int64_t n;
+};
+
+static void fill_column(void *ctx, int64_t j, double *buf)
+{
+    const struct column_source *src = ctx;
+    const rmc_fit *f = src->fit;
+
+    for (int64_t c = 0; c < f->chains; c++) {
+        const double *from = f->values + (c * f->draws) * f->columns + j;
+
+        for (int64_t d = 0; d < src->n; d++)
+            buf[c * src->n + d] = from[d * f->columns];
+    }
+}
+
 rmc_status rmc_fit_summary(const rmc_fit *f, double *out)
 {
-    const int64_t n = f ? common_length(f) : 0;
-    double *buf;
-
     if (!f || !out)
         return rmc_fail(RMC_ERR_ARGUMENT, "rmc_fit_summary: fit and out must be given");
-    buf = rmc_calloc((size_t)(f->chains * (n ? n : 1)), sizeof *buf);
-    if (!buf)
-        return rmc_fail(RMC_ERR_NOMEM, "rmc_fit_summary: out of memory");
-    for (int64_t j = 0; j < f->columns; j++) {
-        for (int64_t c = 0; c < f->chains; c++) {
-            const double *src = f->values + (c * f->draws) * f->columns + j;
 
-            for (int64_t d = 0; d < n; d++)
-                buf[c * n + d] = src[d * f->columns];
-        }
-        if (n == 0) {
-            for (int k = 0; k < RMC_SUM_COUNT; k++)
-                out[j * RMC_SUM_COUNT + k] = NAN;
-        } else if (diag_summary(buf, f->chains, n, out + j * RMC_SUM_COUNT) != 0) {
-            free(buf);
-            return rmc_fail(RMC_ERR_NOMEM, "rmc_fit_summary: out of memory");
-        }
+    const struct column_source src = {f, common_length(f)};
+    if (src.n == 0) {
+        for (int64_t k = 0; k < f->columns * RMC_SUM_COUNT; k++)
+            out[k] = NAN;
+        return RMC_OK;
     }
-    free(buf);
+
+    /* Columns are independent, so they spread over the cores; each column's arithmetic is
+     * the same whichever thread does it, so the figures do not depend on the core count. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cores < 1 ? 1 : cores > DIAG_MAX_THREADS ? DIAG_MAX_THREADS : (int)cores;
+    if (diag_summary_columns(f->chains, src.n, f->columns, fill_column, (void *)&src, threads,
+                             out) != 0)
+        return rmc_fail(RMC_ERR_NOMEM, "rmc_fit_summary: out of memory");
     return RMC_OK;
 }
 

@@ -476,6 +476,79 @@ static void test_rank_invariance(void **state)
     free(draws);
 }
 
+/* Columns of one shape for the many-column summary: every reference case of that shape,
+ * then a constant column, a NaN column and an infinite one, so that scratch reused across
+ * columns meets each path. */
+typedef struct column_set {
+    int64_t chains, n, columns;
+    double *draws; /* [columns][chains * n] */
+} column_set;
+
+static void fill_from_set(void *ctx, int64_t column, double *buf)
+{
+    const column_set *set = ctx;
+    int64_t size = set->chains * set->n;
+    memcpy(buf, set->draws + column * size, (size_t)size * sizeof(double));
+}
+
+/* diag_summary_columns gives each column exactly what diag_summary gives it, for any
+ * number of threads (the figures must not depend on the machine's core count). */
+static void test_summary_columns_match_summary(void **state)
+{
+    (void)state;
+    const ref_case *first = &cases[0];
+    column_set set = {first->chains, first->n, 0, NULL};
+    int64_t size = set.chains * set.n;
+    set.draws = malloc((size_t)(size * (int64_t)(sizeof cases / sizeof cases[0] + 3))
+                       * sizeof(double));
+    assert_non_null(set.draws);
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].chains != set.chains || cases[i].n != set.n)
+            continue;
+        double *draws = generate(&cases[i]);
+        memcpy(set.draws + set.columns++ * size, draws, (size_t)size * sizeof(double));
+        free(draws);
+    }
+    for (int64_t i = 0; i < size; i++) {
+        set.draws[set.columns * size + i] = 1.5;
+        set.draws[(set.columns + 1) * size + i] = i == size / 2 ? NAN : (double)i;
+        set.draws[(set.columns + 2) * size + i] = i == 3 ? INFINITY : (double)(i % 7);
+    }
+    set.columns += 3;
+    assert_true(set.columns >= 5);
+
+    double *expect = malloc((size_t)(set.columns * RMC_SUM_COUNT) * sizeof(double));
+    double *got = malloc((size_t)(set.columns * RMC_SUM_COUNT) * sizeof(double));
+    assert_non_null(expect);
+    assert_non_null(got);
+    for (int64_t j = 0; j < set.columns; j++)
+        assert_int_equal(diag_summary(set.draws + j * size, set.chains, set.n,
+                                      expect + j * RMC_SUM_COUNT), 0);
+
+    const int thread_counts[] = {1, 2, 5};
+    for (size_t t = 0; t < sizeof thread_counts / sizeof thread_counts[0]; t++) {
+        assert_int_equal(diag_summary_columns(set.chains, set.n, set.columns, fill_from_set,
+                                              &set, thread_counts[t], got), 0);
+        for (int64_t k = 0; k < set.columns * RMC_SUM_COUNT; k++) {
+            int same = isnan(expect[k]) ? isnan(got[k]) : got[k] == expect[k];
+            if (!same)
+                fail_msg("%d threads, column %lld field %s: got %.17g, alone %.17g",
+                         thread_counts[t], (long long)(k / RMC_SUM_COUNT),
+                         field_names[k % RMC_SUM_COUNT], got[k], expect[k]);
+        }
+    }
+
+    /* Bad shapes are refused, not summarised. */
+    assert_int_equal(diag_summary_columns(0, set.n, 1, fill_from_set, &set, 1, got), -1);
+    assert_int_equal(diag_summary_columns(set.chains, set.n, 1, NULL, &set, 1, got), -1);
+    assert_int_equal(diag_summary_columns(INT64_MAX, 2, 1, fill_from_set, &set, 1, got), -1);
+
+    free(got);
+    free(expect);
+    free(set.draws);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_non_finite_draws),
         cmocka_unit_test(test_short_and_degenerate_shapes),
         cmocka_unit_test(test_rank_invariance),
+        cmocka_unit_test(test_summary_columns_match_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
