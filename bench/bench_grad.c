@@ -1,11 +1,14 @@
 /*
  * bench_grad.c - gradient evaluations per second, rmc against hand-written C.
  *
- * Builds the quick-start and eight schools models through the rmc C API, checks that
+ * Builds the quick-start, eight schools, logistic regression (N=5,000, K=25) and
+ * posteriordb's diamonds (N=5,000, K=24) models through the rmc C API, checks that
  * rmc_program_logp_grad agrees with bench/handwritten.c at random positions (so a wrong
  * answer is never timed), then times both on the same batch of positions.
  *
- * Usage: bench_grad [seconds per repetition, default 1]
+ * Usage: bench_grad [seconds per repetition, default 1] [posteriordb folder]
+ * diamonds needs cJSON at build time and the posteriordb folder (argument, $RMC_POSTERIORDB
+ * or ../shared/posteriordb beside the source); without them it is skipped, saying why.
  * Exit status: 0 on success, 1 on an rmc error, 2 on a mismatch with the hand-written code.
  */
 #include <math.h>
@@ -17,10 +20,19 @@
 #include "handwritten.h"
 #include "rmc.h"
 
+#ifdef RMC_BENCH_DIAMONDS
+#include <cjson/cJSON.h>
+
+#include "posteriordb_json.h"
+#endif
+
 #define BATCH 256
 #define REPS 5
 #define CHECK_POINTS 8
 #define REL_TOL 1e-9
+#define NSUBJ 4
+/* The largest model's dimension sizes the check and position buffers (diamonds: 26). */
+#define MAX_DIM 32
 
 /* Jump to the function's fail label, saying which call failed and why. */
 #define CHECK(call)                                                                       \
@@ -135,6 +147,124 @@ fail:
     return 1;
 }
 
+/* Logistic regression: alpha ~ Normal(0, 2.5); beta ~ Normal(0, 1);
+ * y ~ BernoulliLogit(alpha + X beta). Returns 0 on success. */
+static int build_logit(rmc_model **out)
+{
+    rmc_model *m = NULL;
+    rmc_node alpha, beta, x, y, zero, one, sd, xb, eta;
+    int64_t k = HW_LOGIT_K, any = -1;
+
+    *out = NULL;
+    CHECK(rmc_model_create(&m));
+    CHECK(rmc_const(m, 0.0, &zero));
+    CHECK(rmc_const(m, 1.0, &one));
+    CHECK(rmc_const(m, HW_LOGIT_ALPHA_SD, &sd));
+    CHECK(rmc_param(m, "alpha", 0, NULL, NULL, RMC_NONE, RMC_NONE, &alpha));
+    CHECK(rmc_param(m, "beta", 1, &k, NULL, RMC_NONE, RMC_NONE, &beta));
+    CHECK(rmc_data_field(m, "x", RMC_REAL, 2, (int64_t[]){any, k}, NULL, &x));
+    CHECK(rmc_data_field(m, "y", RMC_INT32, 1, &any, NULL, &y));
+
+    CHECK(rmc_tilde(m, RMC_DIST_NORMAL, alpha, 2, (rmc_node[]){zero, sd}));
+    CHECK(rmc_tilde(m, RMC_DIST_NORMAL, beta, 2, (rmc_node[]){zero, one}));
+    CHECK(rmc_matvec(m, x, beta, &xb));
+    CHECK(rmc_op2(m, RMC_OP_ADD, alpha, xb, &eta));
+    CHECK(rmc_tilde(m, RMC_DIST_BERNOULLI_LOGIT, y, 1, &eta));
+
+    *out = m;
+    return 0;
+fail:
+    if (m != NULL) {
+        rmc_model_free(m);
+    }
+    return 1;
+}
+
+/* diamonds-diamonds with centred predictors, as examples/diamonds.c writes it; the
+ * parameters in the hand-written layout: b[p], Intercept, sigma. Returns 0 on success. */
+static int build_diamonds(int64_t p, rmc_model **out)
+{
+    rmc_model *m = NULL;
+    rmc_node zero, one, three, eight, ten, b, intercept, sigma, xc, y, xb, mu;
+    int64_t any = -1;
+
+    *out = NULL;
+    CHECK(rmc_model_create(&m));
+    CHECK(rmc_const(m, 0.0, &zero));
+    CHECK(rmc_const(m, 1.0, &one));
+    CHECK(rmc_const(m, 3.0, &three));
+    CHECK(rmc_const(m, 8.0, &eight));
+    CHECK(rmc_const(m, 10.0, &ten));
+    CHECK(rmc_param(m, "b", 1, &p, NULL, RMC_NONE, RMC_NONE, &b));
+    CHECK(rmc_param(m, "Intercept", 0, NULL, NULL, RMC_NONE, RMC_NONE, &intercept));
+    CHECK(rmc_param(m, "sigma", 0, NULL, NULL, zero, RMC_NONE, &sigma));
+    CHECK(rmc_tilde(m, RMC_DIST_NORMAL, b, 2, (rmc_node[]){zero, one}));
+    CHECK(rmc_tilde(m, RMC_DIST_STUDENT_T, intercept, 3, (rmc_node[]){three, eight, ten}));
+    CHECK(rmc_tilde(m, RMC_DIST_HALF_STUDENT_T, sigma, 2, (rmc_node[]){three, ten}));
+    CHECK(rmc_data_field(m, "Xc", RMC_REAL, 2, (int64_t[]){any, p}, NULL, &xc));
+    CHECK(rmc_data_field(m, "Y", RMC_REAL, 1, &any, NULL, &y));
+    CHECK(rmc_matvec(m, xc, b, &xb));
+    CHECK(rmc_op2(m, RMC_OP_ADD, intercept, xb, &mu));
+    CHECK(rmc_tilde(m, RMC_DIST_NORMAL, y, 2, (rmc_node[]){mu, sigma}));
+
+    *out = m;
+    return 0;
+fail:
+    if (m != NULL) {
+        rmc_model_free(m);
+    }
+    return 1;
+}
+
+struct diamonds_ctx {
+    int64_t n, p;
+    double *xc, *y; /* owned */
+};
+
+/* Read Y and X from posteriordb and centre X's predictor columns (its first column is the
+ * intercept's ones). Returns 0, or 1 with a line on stderr saying why not. */
+static int read_diamonds(const char *dir, struct diamonds_ctx *d)
+{
+#ifdef RMC_BENCH_DIAMONDS
+    cJSON *json = pdbx_load(dir, "diamonds-diamonds");
+    int64_t rows = 0, cols = 0, ny = 0, one = 0;
+    double *x = NULL;
+
+    if (json == NULL)
+        return 1;
+    d->y = pdbx_array(json, "Y", 0, &ny, &one);
+    x = pdbx_array(json, "X", 0, &rows, &cols);
+    cJSON_Delete(json);
+    if (d->y == NULL || x == NULL || rows != ny || cols < 2 || cols - 1 + 2 > MAX_DIM) {
+        fprintf(stderr, "diamonds: unexpected data shapes\n");
+        free(x);
+        return 1;
+    }
+    d->n = rows;
+    d->p = cols - 1;
+    d->xc = malloc((size_t)(d->n * d->p) * sizeof *d->xc);
+    if (d->xc == NULL) {
+        free(x);
+        return 1;
+    }
+    for (int64_t k = 0; k < d->p; k++) {
+        double mean = 0.0;
+        for (int64_t i = 0; i < d->n; i++)
+            mean += x[i * cols + k + 1];
+        mean /= (double)d->n;
+        for (int64_t i = 0; i < d->n; i++)
+            d->xc[i * d->p + k] = x[i * cols + k + 1] - mean;
+    }
+    free(x);
+    return 0;
+#else
+    (void)dir;
+    (void)d;
+    fprintf(stderr, "built without cJSON (libcjson-dev)\n");
+    return 1;
+#endif
+}
+
 /* ---------------------------------------------------------------- evaluators */
 
 /* One benchmark subject: evaluate lp and grad for batch positions. Returns 0 on success. */
@@ -174,6 +304,26 @@ static int eval_hw_eight(void *ctx, int64_t batch, const double *x, double *lp, 
     return 0;
 }
 
+struct logit_ctx {
+    const double *x;
+    const int32_t *y;
+};
+
+static int eval_hw_logit(void *ctx, int64_t batch, const double *x, double *lp, double *grad)
+{
+    const struct logit_ctx *c = ctx;
+    hw_logit_logp_grad_batch(HW_LOGIT_N, HW_LOGIT_K, c->x, c->y, batch, x, lp, grad);
+    return 0;
+}
+
+static int eval_hw_diamonds(void *ctx, int64_t batch, const double *x, double *lp,
+                            double *grad)
+{
+    const struct diamonds_ctx *c = ctx;
+    hw_diamonds_logp_grad_batch(c->n, c->p, c->xc, c->y, batch, x, lp, grad);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- checking */
 
 /* Compare rmc and hand-written lp and gradient at CHECK_POINTS positions uniform in
@@ -181,12 +331,12 @@ static int eval_hw_eight(void *ctx, int64_t batch, const double *x, double *lp, 
 static int check_agreement(const char *label, void *rmc_ctx, void *hw_ctx, eval_fn hw,
                            int64_t dim, double half_width, uint64_t seed)
 {
-    double x[CHECK_POINTS * HW_EIGHT_DIM];
+    double x[CHECK_POINTS * MAX_DIM];
     double lp_r[CHECK_POINTS], lp_h[CHECK_POINTS];
-    double g_r[CHECK_POINTS * HW_EIGHT_DIM], g_h[CHECK_POINTS * HW_EIGHT_DIM];
+    double g_r[CHECK_POINTS * MAX_DIM], g_h[CHECK_POINTS * MAX_DIM];
     int bad = 0;
 
-    if (dim > HW_EIGHT_DIM) {
+    if (dim > MAX_DIM) {
         fprintf(stderr, "%s: dimension %lld exceeds the check buffers\n", label,
                 (long long)dim);
         return 1;
@@ -343,19 +493,26 @@ static void print_rate(const struct rate *r)
 int main(int argc, char **argv)
 {
     static double qx[HW_QUICK_N], qy[HW_QUICK_N];
+    static double lx[HW_LOGIT_N * HW_LOGIT_K];
+    static int32_t ly[HW_LOGIT_N];
     double seconds = 1.0;
-    rmc_model *quick_model = NULL, *eight_model = NULL;
-    rmc_data *quick_data = NULL, *eight_data = NULL;
-    struct subject subj[2];
+    rmc_model *quick_model = NULL, *eight_model = NULL, *logit_model = NULL;
+    rmc_model *diamonds_model = NULL;
+    rmc_data *quick_data = NULL, *eight_data = NULL, *logit_data = NULL;
+    rmc_data *diamonds_data = NULL;
+    struct diamonds_ctx dctx = {0, 0, NULL, NULL};
+    struct subject subj[NSUBJ];
+    int nsubj = NSUBJ - 1;
     double *positions = NULL;
-    int64_t n = HW_QUICK_N, j = HW_EIGHT_J;
+    int64_t n = HW_QUICK_N, j = HW_EIGHT_J, ln = HW_LOGIT_N;
     int rc = 1;
 
     memset(subj, 0, sizeof subj);
     if (argc > 1) {
         seconds = atof(argv[1]);
         if (!(seconds > 0.0)) {
-            fprintf(stderr, "usage: %s [seconds per repetition > 0]\n", argv[0]);
+            fprintf(stderr, "usage: %s [seconds per repetition > 0] [posteriordb folder]\n",
+                    argv[0]);
             return 1;
         }
     }
@@ -363,8 +520,11 @@ int main(int argc, char **argv)
     /* Models and data. The data arrays are static: rmc keeps the pointers. */
     hw_quick_make_data(HW_QUICK_N, 20240607u, qx, qy);
     struct quick_ctx qctx = {qx, qy};
+    hw_logit_make_data(HW_LOGIT_N, HW_LOGIT_K, 20240608u, lx, ly);
+    struct logit_ctx lctx = {lx, ly};
 
-    if (build_quick(&quick_model) != 0 || build_eight(&eight_model) != 0) {
+    if (build_quick(&quick_model) != 0 || build_eight(&eight_model) != 0
+        || build_logit(&logit_model) != 0) {
         goto fail;
     }
     CHECK(rmc_data_create(&quick_data));
@@ -373,16 +533,44 @@ int main(int argc, char **argv)
     CHECK(rmc_data_create(&eight_data));
     CHECK(rmc_data_set(eight_data, "y", RMC_REAL, hw_eight_y, 1, &j));
     CHECK(rmc_data_set(eight_data, "sigma", RMC_REAL, hw_eight_sigma, 1, &j));
+    CHECK(rmc_data_create(&logit_data));
+    CHECK(rmc_data_set(logit_data, "x", RMC_REAL, lx, 2, (int64_t[]){ln, HW_LOGIT_K}));
+    CHECK(rmc_data_set(logit_data, "y", RMC_INT32, ly, 1, &ln));
 
     subj[0] = (struct subject){.label = "quick-start (N=1000)", .dim = HW_QUICK_DIM,
                                .hw = eval_hw_quick, .hw_ctx = &qctx, .half_width = 4.0};
     subj[1] = (struct subject){.label = "eight schools (nc)", .dim = HW_EIGHT_DIM,
                                .hw = eval_hw_eight, .half_width = 2.0};
+    subj[2] = (struct subject){.label = "logistic (5000 x 25)", .dim = HW_LOGIT_DIM,
+                               .hw = eval_hw_logit, .hw_ctx = &lctx, .half_width = 0.5};
     CHECK(rmc_program_create(quick_model, quick_data, &subj[0].program));
     CHECK(rmc_program_create(eight_model, eight_data, &subj[1].program));
+    CHECK(rmc_program_create(logit_model, logit_data, &subj[2].program));
+
+    /* diamonds when its data can be had; a line saying why not otherwise. */
+    const char *pdb_dir = argc > 2 ? argv[2] : getenv("RMC_POSTERIORDB");
+#ifdef RMC_POSTERIORDB_DEFAULT
+    if (pdb_dir == NULL || *pdb_dir == 0)
+        pdb_dir = RMC_POSTERIORDB_DEFAULT;
+#endif
+    if (pdb_dir == NULL || read_diamonds(pdb_dir, &dctx) != 0) {
+        printf("diamonds: skipped (no data: see the line above on stderr)\n");
+    } else {
+        if (build_diamonds(dctx.p, &diamonds_model) != 0)
+            goto fail;
+        CHECK(rmc_data_create(&diamonds_data));
+        CHECK(rmc_data_set(diamonds_data, "Xc", RMC_REAL, dctx.xc, 2,
+                           (int64_t[]){dctx.n, dctx.p}));
+        CHECK(rmc_data_set(diamonds_data, "Y", RMC_REAL, dctx.y, 1, &dctx.n));
+        subj[3] = (struct subject){.label = "diamonds (5000 x 24)", .dim = dctx.p + 2,
+                                   .hw = eval_hw_diamonds, .hw_ctx = &dctx,
+                                   .half_width = 0.5};
+        CHECK(rmc_program_create(diamonds_model, diamonds_data, &subj[3].program));
+        nsubj = NSUBJ;
+    }
 
     /* Layouts: same number of unconstrained coordinates, in the same order. */
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < nsubj; s++) {
         int64_t dim = rmc_program_dim(subj[s].program);
         if (dim != subj[s].dim) {
             fprintf(stderr, "%s: rmc_program_dim is %lld, the hand-written code has %lld\n",
@@ -397,7 +585,7 @@ int main(int argc, char **argv)
     }
 
     /* Values: a mismatch is reported and never benchmarked. */
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < nsubj; s++) {
         struct rmc_ctx rctx = {subj[s].program};
         if (check_agreement(subj[s].label, &rctx, subj[s].hw_ctx, subj[s].hw, subj[s].dim,
                             subj[s].half_width, 0x5eedu + (uint64_t)s)
@@ -412,12 +600,12 @@ int main(int argc, char **argv)
            "points per model\n\n", REL_TOL, CHECK_POINTS);
 
     /* Timing, on the same positions for both subjects. */
-    positions = malloc((size_t)(BATCH * HW_EIGHT_DIM) * sizeof *positions);
+    positions = malloc((size_t)(BATCH * MAX_DIM) * sizeof *positions);
     if (positions == NULL) {
         fprintf(stderr, "out of memory\n");
         goto fail;
     }
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < nsubj; s++) {
         struct rmc_ctx rctx = {subj[s].program};
         uint64_t seed = 0xbe7cu + (uint64_t)s;
         for (int64_t k = 0; k < BATCH * subj[s].dim; k++) {
@@ -435,7 +623,7 @@ int main(int argc, char **argv)
            " [min, max]\n", REPS, seconds, BATCH);
     printf("%-22s %3s %36s %36s %9s\n", "model", "dim", "rmc evals/s",
            "hand-written evals/s", "hand/rmc");
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < nsubj; s++) {
         printf("%-22s %3lld", subj[s].label, (long long)subj[s].dim);
         print_rate(&subj[s].rmc);
         print_rate(&subj[s].hand);
@@ -446,7 +634,7 @@ int main(int argc, char **argv)
 fail:
     /* The header does not promise that the free functions accept NULL. */
     free(positions);
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < nsubj; s++) {
         if (subj[s].program != NULL) {
             rmc_program_free(subj[s].program);
         }
@@ -457,11 +645,25 @@ fail:
     if (eight_data != NULL) {
         rmc_data_free(eight_data);
     }
+    if (logit_data != NULL) {
+        rmc_data_free(logit_data);
+    }
     if (quick_model != NULL) {
         rmc_model_free(quick_model);
     }
     if (eight_model != NULL) {
         rmc_model_free(eight_model);
     }
+    if (logit_model != NULL) {
+        rmc_model_free(logit_model);
+    }
+    if (diamonds_data != NULL) {
+        rmc_data_free(diamonds_data);
+    }
+    if (diamonds_model != NULL) {
+        rmc_model_free(diamonds_model);
+    }
+    free(dctx.xc);
+    free(dctx.y);
     return rc;
 }

@@ -158,3 +158,123 @@ void hw_eight_logp_grad_batch(int64_t batch, const double *theta, double *lp, do
         lp[b] = eight_eval(c, theta + b * HW_EIGHT_DIM, grad + b * HW_EIGHT_DIM);
     }
 }
+
+/* ---------------------------------------------------------------- logistic regression */
+
+void hw_logit_make_data(int64_t n, int64_t k, uint64_t seed, double *x, int32_t *y)
+{
+    uint64_t state = seed;
+    for (int64_t i = 0; i < n; i++) {
+        double eta = 0.3;
+        for (int64_t j = 0; j < k; j++) {
+            x[i * k + j] = std_normal(&state);
+            eta += x[i * k + j] * (j % 2 == 0 ? 0.5 : -0.25) / (double)(1 + j / 5);
+        }
+        y[i] = uniform_open(&state) < 1.0 / (1.0 + exp(-eta)) ? 1 : 0;
+    }
+}
+
+/* log(1 + exp(a)) without overflow, and its derivative, the logistic function. */
+static inline double log1p_exp(double a)
+{
+    return a > 0.0 ? a + log1p(exp(-a)) : log1p(exp(a));
+}
+
+/* One position: a pass over the rows forms each logit and its residual y - p, which
+ * flows straight back into the gradient of alpha and beta; no per-row storage. */
+static double logit_eval(int64_t n, int64_t k, const double *x, const int32_t *y,
+                         const double *theta, double *grad)
+{
+    const double alpha = theta[0], *beta = theta + 1;
+    double lp = -0.5 * (alpha * alpha) / (HW_LOGIT_ALPHA_SD * HW_LOGIT_ALPHA_SD)
+                - LOG_SQRT_2PI - log(HW_LOGIT_ALPHA_SD);
+    double g_alpha = -alpha / (HW_LOGIT_ALPHA_SD * HW_LOGIT_ALPHA_SD);
+
+    for (int64_t j = 0; j < k; j++) {
+        lp += -0.5 * beta[j] * beta[j] - LOG_SQRT_2PI;
+        grad[1 + j] = -beta[j];
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const double *row = x + i * k;
+        double eta = alpha;
+        for (int64_t j = 0; j < k; j++)
+            eta += row[j] * beta[j];
+
+        /* log p = -log1p_exp(-eta), log(1 - p) = -log1p_exp(eta). */
+        double p = eta >= 0.0 ? 1.0 / (1.0 + exp(-eta)) : exp(eta) / (1.0 + exp(eta));
+        double r = (double)y[i] - p;
+        lp -= y[i] ? log1p_exp(-eta) : log1p_exp(eta);
+        g_alpha += r;
+        for (int64_t j = 0; j < k; j++)
+            grad[1 + j] += r * row[j];
+    }
+    grad[0] = g_alpha;
+    return lp;
+}
+
+void hw_logit_logp_grad_batch(int64_t n, int64_t k, const double *x, const int32_t *y,
+                              int64_t batch, const double *theta, double *lp, double *grad)
+{
+    for (int64_t b = 0; b < batch; b++)
+        lp[b] = logit_eval(n, k, x, y, theta + b * (k + 1), grad + b * (k + 1));
+}
+
+/* ---------------------------------------------------------------- diamonds */
+
+/* Student-t log density's constant for nu = 3 and scale s. */
+static double student3_const(double s)
+{
+    return lgamma(2.0) - lgamma(1.5) - 0.5 * log(3.0 * 3.14159265358979323846) - log(s);
+}
+
+static double diamonds_eval(int64_t n, int64_t p, const double *xc, const double *y,
+                            const double *theta, double *grad)
+{
+    const double *b = theta, intercept = theta[p], u = theta[p + 1], sigma = exp(u);
+    const double inv_var = 1.0 / (sigma * sigma);
+    double *gb = grad;
+    double lp = 0.0;
+
+    /* b ~ Normal(0, 1) */
+    for (int64_t k = 0; k < p; k++) {
+        lp += -0.5 * b[k] * b[k] - LOG_SQRT_2PI;
+        gb[k] = -b[k];
+    }
+
+    /* Intercept ~ StudentT(3, 8, 10) */
+    double d = intercept - 8.0;
+    lp += student3_const(10.0) - 2.0 * log1p(d * d / 300.0);
+    double g_int = -4.0 * d / (300.0 + d * d);
+
+    /* sigma ~ HalfStudentT(3, 10) on sigma = exp(u), with the Jacobian u */
+    lp += LOG_2 + student3_const(10.0) - 2.0 * log1p(sigma * sigma / 300.0) + u;
+    double g_u = -4.0 * sigma * sigma / (300.0 + sigma * sigma) + 1.0;
+
+    /* Y ~ Normal(Intercept + Xc b, sigma): one pass, residuals flowing into the gradient */
+    double ss = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const double *row = xc + i * p;
+        double mu = intercept;
+        for (int64_t k = 0; k < p; k++)
+            mu += row[k] * b[k];
+
+        double r = y[i] - mu, w = r * inv_var;
+        ss += r * r;
+        g_int += w;
+        for (int64_t k = 0; k < p; k++)
+            gb[k] += w * row[k];
+    }
+    lp += -(double)n * (LOG_SQRT_2PI + u) - 0.5 * ss * inv_var;
+    g_u += -(double)n + ss * inv_var;
+
+    grad[p] = g_int;
+    grad[p + 1] = g_u;
+    return lp;
+}
+
+void hw_diamonds_logp_grad_batch(int64_t n, int64_t p, const double *xc, const double *y,
+                                 int64_t batch, const double *theta, double *lp, double *grad)
+{
+    for (int64_t b = 0; b < batch; b++)
+        lp[b] = diamonds_eval(n, p, xc, y, theta + b * (p + 2), grad + b * (p + 2));
+}

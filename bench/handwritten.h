@@ -1,6 +1,6 @@
 /*
  * handwritten.h - log densities and gradients written by hand, as a practitioner would,
- * for the two benchmark models. They are the yardstick rmc's generated evaluation is
+ * for the benchmark models. They are the yardstick rmc's generated evaluation is
  * measured against, and the reference its values are checked against.
  *
  * Both work on the unconstrained space and include every normalising constant, as rmc
@@ -51,5 +51,34 @@ double hw_eight_logp_grad(const double *theta, double *grad);
 
 /* Batch form, as for the quick-start model. */
 void hw_eight_logp_grad_batch(int64_t batch, const double *theta, double *lp, double *grad);
+
+/* ---------------------------------------------------------------- logistic regression
+ *
+ * alpha ~ Normal(0, 2.5); beta[k] ~ Normal(0, 1); y[i] ~ BernoulliLogit(alpha + x[i] . beta),
+ * x an n x k row-major data matrix. Coordinates: alpha, beta[1..k].
+ */
+
+#define HW_LOGIT_N 5000
+#define HW_LOGIT_K 25
+#define HW_LOGIT_DIM (1 + HW_LOGIT_K)
+#define HW_LOGIT_ALPHA_SD 2.5
+
+/* Fill x[n][k] ~ N(0, 1) and y[n] in {0, 1} from fixed coefficients, reproducibly. */
+void hw_logit_make_data(int64_t n, int64_t k, uint64_t seed, double *x, int32_t *y);
+
+/* Batch form: theta[batch][1 + k] -> lp[batch], grad[batch][1 + k]. */
+void hw_logit_logp_grad_batch(int64_t n, int64_t k, const double *x, const int32_t *y,
+                              int64_t batch, const double *theta, double *lp, double *grad);
+
+/* ---------------------------------------------------------------- diamonds
+ *
+ * posteriordb's diamonds-diamonds with its predictors centred (as examples/diamonds.c):
+ * b[p] ~ Normal(0, 1); Intercept ~ StudentT(3, 8, 10); sigma ~ HalfStudentT(3, 10);
+ * Y ~ Normal(Intercept + Xc b, sigma). Coordinates: b[1..p], Intercept, log sigma.
+ */
+
+/* Batch form: theta[batch][p + 2] -> lp[batch], grad[batch][p + 2]. */
+void hw_diamonds_logp_grad_batch(int64_t n, int64_t p, const double *xc, const double *y,
+                                 int64_t batch, const double *theta, double *lp, double *grad);
 
 #endif

@@ -26,13 +26,23 @@ const char *la_name(int32_t op)
 
 void la_matvec(int64_t rows, int64_t cols, const double *m, const double *v, double *o)
 {
+    /* Four partial sums per row: one running sum waits on each addition's latency, which
+     * made this loop twice the cost of the backward pass. The order is fixed, so results
+     * stay the same for every thread count and vector width. */
     for (int64_t r = 0; r < rows; r++) {
         const double *row = m + r * cols;
-        double s = 0.0;
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        int64_t k = 0;
 
-        for (int64_t k = 0; k < cols; k++)
-            s += row[k] * v[k];
-        o[r] = s;
+        for (; k + 4 <= cols; k += 4) {
+            s0 += row[k] * v[k];
+            s1 += row[k + 1] * v[k + 1];
+            s2 += row[k + 2] * v[k + 2];
+            s3 += row[k + 3] * v[k + 3];
+        }
+        for (; k < cols; k++)
+            s0 += row[k] * v[k];
+        o[r] = (s0 + s1) + (s2 + s3);
     }
 }
 
@@ -40,19 +50,39 @@ void la_matvec(int64_t rows, int64_t cols, const double *m, const double *v, dou
 void la_matvec_backward(int64_t rows, int64_t cols, const double *m, const double *v,
                         const double *go, double *gm, double *gv)
 {
-    for (int64_t r = 0; r < rows; r++) {
-        const double *row = m + r * cols;
-        const double w = go[r];
+    /* Each loop is an axpy into its own adjoint, which never overlaps the operands: with
+     * restrict the compiler vectorises it at -O2 (elementwise, so the sums are the same
+     * in any vector width). */
+    if (gv) {
+        double *restrict out = gv;
+        int64_t r = 0;
 
-        if (gv) {
+        /* Four rows per sweep of gv: a quarter of the loads and stores of gv, which
+         * otherwise cost as much as the arithmetic. A fixed grouping, so deterministic. */
+        for (; r + 4 <= rows; r += 4) {
+            const double *restrict r0 = m + r * cols, *restrict r1 = r0 + cols;
+            const double *restrict r2 = r1 + cols, *restrict r3 = r2 + cols;
+            const double w0 = go[r], w1 = go[r + 1], w2 = go[r + 2], w3 = go[r + 3];
+
             for (int64_t k = 0; k < cols; k++)
-                gv[k] += w * row[k];
+                out[k] += (w0 * r0[k] + w1 * r1[k]) + (w2 * r2[k] + w3 * r3[k]);
         }
-        if (gm) {
-            double *grow = gm + r * cols;
+        for (; r < rows; r++) {
+            const double *restrict row = m + r * cols;
+            const double w = go[r];
 
             for (int64_t k = 0; k < cols; k++)
-                grow[k] += w * v[k];
+                out[k] += w * row[k];
+        }
+    }
+    if (gm) {
+        for (int64_t r = 0; r < rows; r++) {
+            double *restrict grow = gm + r * cols;
+            const double *restrict vv = v;
+            const double w = go[r];
+
+            for (int64_t k = 0; k < cols; k++)
+                grow[k] += w * vv[k];
         }
     }
 }

@@ -868,13 +868,22 @@ static void forward_matvec(struct gen *g, int32_t id)
     const char mk = matrix_of(g, in->in[0], &m);
     char v[128];
 
-    /* Row r: the same sum in the same order as eval.c. */
+    /* Row r: the same four partial sums, in the same order, as la_matvec. */
     open_loop(g, in->n);
-    out(g, "        real s = 0.0LF;\n");
-    out(g, "        for (uint k = 0u; k < %lldu; k++)\n", (long long)cols);
-    out(g, "            s += %c(%lldu + r * %lldu + k) * %s;\n", mk, m, (long long)cols,
+    out(g, "        real s0 = 0.0LF, s1 = 0.0LF, s2 = 0.0LF, s3 = 0.0LF;\n");
+    out(g, "        for (uint k = 0u; k < %lldu; k += 4u) {\n", (long long)(cols / 4 * 4));
+    for (int j = 0; j < 4; j++) {
+        char k[16];
+        snprintf(k, sizeof k, "k + %du", j);
+        out(g, "            s%d += %c(%lldu + r * %lldu + %s) * %s;\n", j, mk, m,
+            (long long)cols, k, elem(g, in->in[1], k, v, sizeof v));
+    }
+    out(g, "        }\n");
+    out(g, "        for (uint k = %lldu; k < %lldu; k++)\n", (long long)(cols / 4 * 4),
+        (long long)cols);
+    out(g, "            s0 += %c(%lldu + r * %lldu + k) * %s;\n", mk, m, (long long)cols,
         elem(g, in->in[1], "k", v, sizeof v));
-    out(g, "        V(%lldu + r) = s;\n", (long long)g->off[id]);
+    out(g, "        V(%lldu + r) = (s0 + s1) + (s2 + s3);\n", (long long)g->off[id]);
     close_loop(g, in->n, "r");
 }
 
@@ -1079,13 +1088,25 @@ static void backward_matvec(struct gen *g, int32_t id)
     const char mk = matrix_of(g, in->in[0], &m);
     char v[128];
 
-    /* Column c of the vector's adjoint, rows in order as eval.c adds them. */
+    /* Column c of the vector's adjoint, rows grouped by four as la_matvec_backward adds
+     * them, then the rest one by one. */
     if (I(g, in->in[1])->dynamic) {
+        const long long go = (long long)g->off[id], rows4 = (long long)(in->n / 4 * 4);
+
         open_loop(g, cols);
         out(g, "        real s = A(%lldu + c);\n", (long long)g->off[in->in[1]]);
-        out(g, "        for (uint r = 0u; r < %lldu; r++)\n", (long long)in->n);
-        out(g, "            s += A(%lldu + r) * %c(%lldu + r * %lldu + c);\n",
-            (long long)g->off[id], mk, m, (long long)cols);
+        out(g, "        for (uint r = 0u; r < %lldu; r += 4u)\n", rows4);
+        out(g, "            s += (A(%lldu + r) * %c(%lldu + r * %lldu + c)\n", go, mk, m,
+            (long long)cols);
+        out(g, "                  + A(%lldu + r + 1u) * %c(%lldu + (r + 1u) * %lldu + c))\n", go,
+            mk, m, (long long)cols);
+        out(g, "                 + (A(%lldu + r + 2u) * %c(%lldu + (r + 2u) * %lldu + c)\n", go,
+            mk, m, (long long)cols);
+        out(g, "                  + A(%lldu + r + 3u) * %c(%lldu + (r + 3u) * %lldu + c));\n",
+            go, mk, m, (long long)cols);
+        out(g, "        for (uint r = %lldu; r < %lldu; r++)\n", rows4, (long long)in->n);
+        out(g, "            s += A(%lldu + r) * %c(%lldu + r * %lldu + c);\n", go, mk, m,
+            (long long)cols);
         out(g, "        A(%lldu + c) = s;\n", (long long)g->off[in->in[1]]);
         close_loop(g, cols, "c");
     }
