@@ -1,4 +1,5 @@
-"""FitResult: draws, sampler statistics and diagnostics copied out of a C fit."""
+"""FitResult: draws, sampler statistics and diagnostics of a C fit (the draws are numpy views
+into the fit's own memory, which lives as long as they do)."""
 
 import ctypes
 
@@ -12,12 +13,38 @@ __all__ = ["FitResult"]
 _INT_STATS = ("tree_depth", "n_leapfrog")
 
 
-def _copy_array(ptr, shape):
-    """A numpy copy of ``prod(shape)`` doubles at a C pointer."""
-    n = int(np.prod(shape))
-    if n == 0 or not ptr:
+class _CFit:
+    """Owns a C fit (``rmc_fit *``) and frees it when the last numpy view into its draws is
+    gone: a fit of 100,000 chains then occupies its memory once, not twice."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def __del__(self):
+        handle, self.handle = self.handle, None
+        if handle:
+            try:
+                lib.rmc_fit_free(handle)
+            except Exception:   # interpreter shutdown: the library may be gone already
+                pass
+
+
+class _View:
+    """An ``__array_interface__`` over C memory that keeps its owner alive: numpy keeps
+    this object as the array's base, and this object keeps the owner."""
+
+    def __init__(self, address, shape, owner):
+        self.__array_interface__ = {"data": (address, False), "shape": tuple(shape),
+                                    "typestr": "<f8", "version": 3}
+        self._owner = owner
+
+
+def _view_array(ptr, shape, owner):
+    """A numpy view of ``prod(shape)`` doubles at a C pointer owned by ``owner``."""
+    address = ctypes.cast(ptr, ctypes.c_void_p).value if ptr else None
+    if int(np.prod(shape)) == 0 or not address:
         return np.empty(shape)
-    return np.ctypeslib.as_array(ptr, shape=(n,)).reshape(shape).copy()
+    return np.asarray(_View(address, shape, owner))
 
 
 class FitResult:
@@ -39,8 +66,10 @@ class FitResult:
             draws every chain completed.
     """
 
-    def __init__(self, c_fit, program, settings):
-        """Copy everything out of the C fit ``c_fit`` (which the caller frees)."""
+    def __init__(self, owner, program, settings):
+        """Read the C fit that ``owner`` (a ``_CFit``) holds; the draws stay in its memory
+        and the fit is freed when the last array viewing it is."""
+        c_fit = owner.handle
         for key, value in settings.items():
             setattr(self, key, value)
         self.chains = int(lib.rmc_fit_chains(c_fit))
@@ -52,8 +81,9 @@ class FitResult:
         if self.cancelled:   # keep the draws every chain completed
             ndraws = min(int(lib.rmc_fit_completed(c_fit, c)) for c in range(self.chains))
 
-        values = _copy_array(lib.rmc_fit_values(c_fit), (self.chains, full, ncol))
-        stats = _copy_array(lib.rmc_fit_stats(c_fit), (self.chains, full, len(_lib.STAT_NAMES)))
+        values = _view_array(lib.rmc_fit_values(c_fit), (self.chains, full, ncol), owner)
+        stats = _view_array(lib.rmc_fit_stats(c_fit), (self.chains, full, len(_lib.STAT_NAMES)),
+                            owner)
         self.num_draws = ndraws
         self.values = values[:, :ndraws]
         self.stats = {}

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _lib
 from ._lib import RmcError, lib
-from .fit import FitResult
+from .fit import FitResult, _CFit
 from .program import Program
 
 __all__ = ["sample", "devices", "Evaluator"]
@@ -348,10 +348,8 @@ def sample(model_spec, data, chains=4, draws=1000, warmup=1000, seed=None, thin=
                 "backend": _lib.BACKEND_NAMES.get(lib.rmc_fit_backend(fit), "cpu"),
                 "device": lib.rmc_fit_device(fit).decode(errors="replace"),
                 "backend_reason": lib.rmc_fit_backend_reason(fit).decode(errors="replace")}
-    try:
-        result = FitResult(fit, program, settings)
-    finally:
-        lib.rmc_fit_free(fit)
+    # The result's arrays view the C fit's memory; _CFit frees it after the last of them.
+    result = FitResult(_CFit(fit), program, settings)
     if partial:
         error = RmcError(_lib.status_name(status), message)
         error.fit = result

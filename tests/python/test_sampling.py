@@ -296,3 +296,31 @@ def test_c_summary_counts_tree_depth_against_the_runs_limit():
         _lib.lib.rmc_fit_free(fit)
     assert "maximum tree depth" in texts[0]
     assert "maximum tree depth" not in texts[1]
+
+
+def test_draws_view_the_c_fit_without_a_copy():
+    """The draws are views into the C fit's memory (a fit of many chains is held once,
+    not twice); the C fit lives while any array does and is freed after the last one."""
+    import gc
+    import weakref
+    from rmc.fit import _CFit
+
+    result = rmc.sample(hierarchical_model(), DATA, chains=2, draws=50, warmup=50, seed=3,
+                        progress=False)
+    base = result.values
+    while not isinstance(base, rmc.fit._View):
+        assert base.base is not None, "values is a copy, not a view of the C fit"
+        base = base.base
+    owner = weakref.ref(base._owner)
+    assert isinstance(owner(), _CFit)
+    assert result.draws["theta"].base is not None
+
+    keep = result.draws["mu"]
+    expect = keep.copy()
+    del result, base
+    gc.collect()
+    assert owner() is not None, "the C fit was freed while an array still views it"
+    np.testing.assert_array_equal(keep, expect)
+    del keep
+    gc.collect()
+    assert owner() is None, "the C fit outlived every array that viewed it"
