@@ -7,6 +7,7 @@
  * Each program opens its own logical device, so that a device lost under one program
  * cannot take others down with it. */
 #include <ctype.h>
+#include <glob.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 struct context {
     int ready;
+    int tried;              /* context_init has run once, whatever it found         */
     VkInstance instance;
     uint32_t count;
     VkPhysicalDevice *phys;
@@ -70,7 +72,11 @@ static void context_clear(void)
     free(ctx.info);
     free(ctx.family);
     free(ctx.key);
+
+    /* A failed probe still counts as tried: its reason, not a guess, is then reported. */
+    int tried = ctx.tried;
     memset(&ctx, 0, sizeof ctx);
+    ctx.tried = tried;
 }
 
 static void describe_device(uint32_t k, uint32_t instance_version)
@@ -151,6 +157,7 @@ static rmc_status context_init(void)
 
     if (ctx.ready)
         return RMC_OK;
+    ctx.tried = 1;
     if (volkInitialize() != VK_SUCCESS)
         return rmc_fail(RMC_ERR_BACKEND, "no Vulkan loader: libvulkan.so.1 could not be "
                         "opened (install the Vulkan loader, libvulkan1, and a driver)");
@@ -267,6 +274,31 @@ static const char *type_name(int32_t type)
     }
 }
 
+/* Whether this machine shows a device node through which a Vulkan driver reaches a GPU:
+ * DRM render nodes (AMD, Intel, Nouveau, Asahi, virtio-gpu), NVIDIA's nodes, Mali's,
+ * and WSL's /dev/dxg. Without one, only CPU-type devices can exist, which the automatic
+ * choice never takes, so creating an instance (which loads every installed driver, and
+ * lavapipe's LLVM with it: 20-300 ms here) would buy nothing; RMC_VULKAN_PROBE=1 probes
+ * anyway, for a GPU reached some other way. */
+static int gpu_node_present(void)
+{
+    static const char *const patterns[] = { "/dev/dri/renderD*", "/dev/nvidia[0-9]*",
+                                            "/dev/mali*", "/dev/dxg" };
+    const char *force = getenv("RMC_VULKAN_PROBE");
+
+    if (force && *force && strcmp(force, "0") != 0)
+        return 1;
+    for (size_t k = 0; k < sizeof patterns / sizeof patterns[0]; k++) {
+        glob_t g;
+        int found = glob(patterns[k], 0, NULL, &g) == 0 && g.gl_pathc > 0;
+
+        globfree(&g);
+        if (found)
+            return 1;
+    }
+    return 0;
+}
+
 /* The best device for filter; with no filter only GPUs qualify. Lock held. */
 static rmc_status choose(const char *filter, uint32_t *pick)
 {
@@ -342,6 +374,14 @@ rmc_status vk_gpu_open(const char *filter, struct vk_gpu *gpu)
         filter = NULL;
 
     pthread_mutex_lock(&lock);
+    if (!filter && !ctx.tried && !gpu_node_present()) {
+        pthread_mutex_unlock(&lock);
+        return rmc_fail(RMC_ERR_BACKEND, "no Vulkan GPU: no GPU device node "
+                        "(/dev/dri/renderD*, /dev/nvidia*, /dev/mali*, /dev/dxg), so Vulkan "
+                        "was not probed "
+                        "(RMC_VULKAN_PROBE=1 probes anyway); a CPU-type device is used only "
+                        "when named, e.g. device='llvmpipe' or RMC_VULKAN_DEVICE=llvmpipe");
+    }
     st = context_init();
     if (st == RMC_OK)
         st = choose(filter, &k);

@@ -6,6 +6,7 @@ explicitly; RMC_TEST_VULKAN_DEVICE names another device. Skips with a message wh
 Vulkan device can be created. Shader caches go to a temporary folder.
 """
 
+import glob
 import importlib
 import os
 import shutil
@@ -409,3 +410,34 @@ def test_hidden_driver(vulkan):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "ok:" in run.stdout
+
+
+NOT_PROBED = r"""
+import rmc
+from test_vulkan import _eight_schools, EIGHT_DATA
+fit = rmc.sample(_eight_schools(), EIGHT_DATA, chains=2, warmup=30, draws=30, seed=2)
+print("reason:", fit.backend_reason)
+"""
+
+
+def test_auto_skips_the_probe_without_a_gpu_node(vulkan):
+    """Without a GPU device node, auto does not create a Vulkan instance (it would load
+    every driver, lavapipe's LLVM included, for a device it may not take), and says so;
+    RMC_VULKAN_PROBE=1 probes anyway and reports the devices it saw. Fresh interpreters:
+    a process keeps the instance it made first."""
+    nodes = [p for pat in ("/dev/dri/renderD*", "/dev/nvidia[0-9]*", "/dev/mali*", "/dev/dxg")
+             for p in glob.glob(pat)]
+    if nodes:
+        pytest.skip("this machine has GPU device nodes: %s" % nodes)
+    here = os.path.dirname(os.path.abspath(__file__))
+    base = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    base.pop("RMC_VULKAN_DEVICE", None)
+    base.pop("RMC_VULKAN_PROBE", None)
+    reasons = []
+    for extra in ({}, {"RMC_VULKAN_PROBE": "1"}):
+        run = subprocess.run([sys.executable, "-c", NOT_PROBED], env=dict(base, **extra),
+                             cwd=here, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stdout + run.stderr
+        reasons.append(run.stdout)
+    assert "was not probed" in reasons[0] and "no Vulkan GPU" in reasons[0], reasons[0]
+    assert "was not probed" not in reasons[1] and "llvmpipe" in reasons[1], reasons[1]
