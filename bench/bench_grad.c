@@ -247,14 +247,7 @@ static int read_diamonds(const char *dir, struct diamonds_ctx *d)
         free(x);
         return 1;
     }
-    for (int64_t k = 0; k < d->p; k++) {
-        double mean = 0.0;
-        for (int64_t i = 0; i < d->n; i++)
-            mean += x[i * cols + k + 1];
-        mean /= (double)d->n;
-        for (int64_t i = 0; i < d->n; i++)
-            d->xc[i * d->p + k] = x[i * cols + k + 1] - mean;
-    }
+    pdbx_centre_predictors(x, d->n, cols, d->xc);
     free(x);
     return 0;
 #else

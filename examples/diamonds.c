@@ -71,14 +71,7 @@ static int diamonds_read(const char *dir, diamonds_data *d)
      * uncorrelated with b; uncentred, Intercept and b would share one more ridge. It is
      * done once, here, not in the model: rmc would also evaluate a data-only
      * subexpression once when data are bound, but plain C says it more simply. */
-    for (int64_t k = 0; k < d->p; k++) {
-        double mean = 0.0;
-        for (int64_t i = 0; i < d->n; i++)
-            mean += x[i * cols + k + 1];
-        mean /= (double)d->n;
-        for (int64_t i = 0; i < d->n; i++)
-            d->xc[i * d->p + k] = x[i * cols + k + 1] - mean;
-    }
+    pdbx_centre_predictors(x, d->n, cols, d->xc);
     rc = 0;
 
 done:

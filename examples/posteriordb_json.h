@@ -123,4 +123,20 @@ static inline void *pdbx_array(const cJSON *json, const char *field, int as_int,
     return out;
 }
 
+/* xc[rows][cols - 1] = the columns of x[rows][cols] after its first (an intercept's ones),
+ * each less its mean: the centred predictors of a brms-style regression such as diamonds. */
+static inline void pdbx_centre_predictors(const double *x, int64_t rows, int64_t cols,
+                                          double *xc)
+{
+    for (int64_t k = 1; k < cols; k++) {
+        double mean = 0.0;
+
+        for (int64_t i = 0; i < rows; i++)
+            mean += x[i * cols + k];
+        mean /= (double)rows;
+        for (int64_t i = 0; i < rows; i++)
+            xc[i * (cols - 1) + k - 1] = x[i * cols + k] - mean;
+    }
+}
+
 #endif

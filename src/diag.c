@@ -935,21 +935,22 @@ int diag_summary_columns(int64_t chains, int64_t n, int64_t columns, diag_fill_f
      * quarter of physical memory holds, so that a summary of 100,000 chains stays within
      * reach of the fit it summarises. */
     long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
-    double budget = pages > 0 && page_size > 0 ? 0.25 * (double)pages * (double)page_size
-                                               : 1e30;
-    double per_worker = (double)total * (double)SUMMARY_BYTES_PER_DRAW;
+    double room = pages > 0 && page_size > 0
+                     ? 0.25 * (double)pages * (double)page_size
+                           / ((double)total * (double)SUMMARY_BYTES_PER_DRAW)
+                     : DIAG_MAX_THREADS;
+    if ((double)threads > room)
+        threads = (int)room;
     if (threads > columns)
         threads = (int)columns;
-    if (threads > 1 && (double)threads * per_worker > budget)
-        threads = budget / per_worker >= 1.0 ? (int)(budget / per_worker) : 1;
+    if (threads > DIAG_MAX_THREADS)
+        threads = DIAG_MAX_THREADS;
     if (threads < 1)
         threads = 1;
 
     column_job jobs[DIAG_MAX_THREADS];
     pthread_t tid[DIAG_MAX_THREADS];
     int started[DIAG_MAX_THREADS] = {0};
-    if (threads > DIAG_MAX_THREADS)
-        threads = DIAG_MAX_THREADS;
     for (int t = 0; t < threads; t++)
         jobs[t] = (column_job){chains, n, columns, t, threads, fill, ctx, out, 0};
 

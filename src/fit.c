@@ -140,7 +140,7 @@ rmc_status rmc_fit_summary(const rmc_fit *f, double *out)
     if (!f || !out)
         return rmc_fail(RMC_ERR_ARGUMENT, "rmc_fit_summary: fit and out must be given");
 
-    const struct column_source src = {f, common_length(f)};
+    struct column_source src = {f, common_length(f)};
     if (src.n == 0) {
         for (int64_t k = 0; k < f->columns * RMC_SUM_COUNT; k++)
             out[k] = NAN;
@@ -151,7 +151,7 @@ rmc_status rmc_fit_summary(const rmc_fit *f, double *out)
      * the same whichever thread does it, so the figures do not depend on the core count. */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores < 1 ? 1 : cores > DIAG_MAX_THREADS ? DIAG_MAX_THREADS : (int)cores;
-    if (diag_summary_columns(f->chains, src.n, f->columns, fill_column, (void *)&src, threads,
+    if (diag_summary_columns(f->chains, src.n, f->columns, fill_column, &src, threads,
                              out) != 0)
         return rmc_fail(RMC_ERR_NOMEM, "rmc_fit_summary: out of memory");
     return RMC_OK;

@@ -50,39 +50,33 @@ void la_matvec(int64_t rows, int64_t cols, const double *m, const double *v, dou
 void la_matvec_backward(int64_t rows, int64_t cols, const double *m, const double *v,
                         const double *go, double *gm, double *gv)
 {
-    /* Each loop is an axpy into its own adjoint, which never overlaps the operands: with
-     * restrict the compiler vectorises it at -O2 (elementwise, so the sums are the same
-     * in any vector width). */
     if (gv) {
-        double *restrict out = gv;
         int64_t r = 0;
 
         /* Four rows per sweep of gv: a quarter of the loads and stores of gv, which
          * otherwise cost as much as the arithmetic. A fixed grouping, so deterministic. */
         for (; r + 4 <= rows; r += 4) {
-            const double *restrict r0 = m + r * cols, *restrict r1 = r0 + cols;
-            const double *restrict r2 = r1 + cols, *restrict r3 = r2 + cols;
+            const double *r0 = m + r * cols, *r1 = r0 + cols, *r2 = r1 + cols, *r3 = r2 + cols;
             const double w0 = go[r], w1 = go[r + 1], w2 = go[r + 2], w3 = go[r + 3];
 
             for (int64_t k = 0; k < cols; k++)
-                out[k] += (w0 * r0[k] + w1 * r1[k]) + (w2 * r2[k] + w3 * r3[k]);
+                gv[k] += (w0 * r0[k] + w1 * r1[k]) + (w2 * r2[k] + w3 * r3[k]);
         }
         for (; r < rows; r++) {
-            const double *restrict row = m + r * cols;
+            const double *row = m + r * cols;
             const double w = go[r];
 
             for (int64_t k = 0; k < cols; k++)
-                out[k] += w * row[k];
+                gv[k] += w * row[k];
         }
     }
     if (gm) {
         for (int64_t r = 0; r < rows; r++) {
-            double *restrict grow = gm + r * cols;
-            const double *restrict vv = v;
+            double *grow = gm + r * cols;
             const double w = go[r];
 
             for (int64_t k = 0; k < cols; k++)
-                grow[k] += w * vv[k];
+                grow[k] += w * v[k];
         }
     }
 }
